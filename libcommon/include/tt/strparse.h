@@ -1,0 +1,21 @@
+/*
+ * tt/strparse.h - bounded number parsing (no atoi/strtol surprises).
+ *
+ * Each parser reads exactly s[0..len) (s need not be NUL-terminated), accepts
+ * the whole range or fails, and writes *out only on success.
+ */
+#ifndef TT_STRPARSE_H
+#define TT_STRPARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt/error.h"
+
+/* Optional '-' then 1..19 decimal digits; TT_ERANGE outside [min,max]. */
+tt_err tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
+
+/* "true"/"false"/"1"/"0"/"yes"/"no" (any case). */
+tt_err tt_parse_bool(const char *s, size_t len, int *out);
+
+#endif

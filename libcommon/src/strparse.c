@@ -1,0 +1,58 @@
+/* strparse.c - bounded number parsing; see tt/strparse.h. */
+#include "tt/strparse.h"
+
+#include <strings.h>
+
+tt_err
+tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
+{
+	size_t i = 0;
+	int neg = 0;
+	uint64_t v = 0;
+	const uint64_t lim = (uint64_t)INT64_MAX + 1;
+
+	if (s == NULL || len == 0)
+		return TT_EPARSE;
+	if (s[0] == '-' || s[0] == '+') {
+		neg = s[0] == '-';
+		i = 1;
+	}
+	if (i == len)
+		return TT_EPARSE;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return TT_EPARSE;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (lim - d) / 10)
+			return TT_ERANGE;
+		v = v * 10 + d;
+	}
+	if (!neg && v > (uint64_t)INT64_MAX)
+		return TT_ERANGE;
+	int64_t r = neg ? (v == lim ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+	if (r < min || r > max)
+		return TT_ERANGE;
+	*out = r;
+	return TT_OK;
+}
+
+tt_err
+tt_parse_bool(const char *s, size_t len, int *out)
+{
+	static const struct { const char *s; int v; } words[] = {
+		{ "true", 1 }, { "false", 0 }, { "1", 1 }, { "0", 0 },
+		{ "yes", 1 }, { "no", 0 }, { "on", 1 }, { "off", 0 },
+	};
+	if (s == NULL)
+		return TT_EPARSE;
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		size_t wl = 0;
+		while (words[i].s[wl] != '\0')
+			wl++;
+		if (wl == len && strncasecmp(s, words[i].s, len) == 0) {
+			*out = words[i].v;
+			return TT_OK;
+		}
+	}
+	return TT_EPARSE;
+}
