@@ -5,11 +5,11 @@
  */
 #include "tt/log.h"
 #include "tt/strbuf.h"
+#include "tt/time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define LOG_LINE_MAX 4096
@@ -40,16 +40,10 @@ static void
 log_emit(tt_log_level level, const char *msg, va_list *kv)
 {
 	char line[LOG_LINE_MAX];
-	char ts[40];
-	struct timespec now;
-	struct tm tm;
+	char ts[TT_ISO_MAX];
 	tt_strbuf b;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000);
+	tt_iso_format(tt_now_ms(), ts);
 
 	tt_strbuf_init_fixed(&b, line, sizeof(line) - 2);
 	tt_strbuf_puts(&b, "{\"ts\":\"");
