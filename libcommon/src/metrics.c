@@ -256,9 +256,10 @@ family_find(tt_metrics *reg, const char *name)
 static tt_metric *
 dropped(tt_metrics *reg, const char *name, const char *why)
 {
-	atomic_fetch_add(&reg->dropped, 1);
-	tt_log(TT_LOG_WARN, "metric registration refused", "metric",
-	    name ? name : "(null)", "reason", why, NULL);
+	/* Hot paths may ask again and again: only the first few are logged. */
+	if (atomic_fetch_add(&reg->dropped, 1) < 10)
+		tt_log(TT_LOG_WARN, "metric registration refused", "metric",
+		    name ? name : "(null)", "reason", why, NULL);
 	return &reg->sink;
 }
 
