@@ -1,0 +1,112 @@
+# shellcheck shell=bash
+# suite.sh - `tt up` / `tt down`: the whole suite on this machine.
+#
+# up: setup, build, stack up, migrate latest, start the service binaries in
+# the background (logs in $TT_STACK_DIR/logs/<name>.log, pids in
+# $TT_STACK_DIR/run/<name>.pid), wait until each reports ready, publish demo
+# events, print where everything is. Binaries already running are left alone.
+# down: stop the binaries (SIGTERM, they drain), then the stack.
+
+# name, path under the build directory, readiness URL
+TT_SUITE_BINARIES=(
+	"ingest services/ingest/ingest http://127.0.0.1:3010/health/ready"
+	"query-api services/query-api/query-api http://127.0.0.1:3007/health/ready"
+)
+
+bin_pid() {
+	local p
+	p=$(pid_from "$STACK/run/$1.pid")
+	pid_alive "$p" && printf '%s' "$p"
+}
+
+bin_start() {
+	local name=$1 path=$2 bin
+	bin=$(build_dir)/$path
+	[[ -x $bin ]] || die "up: $name is not built yet ($bin missing: its sources may not be written yet)"
+	local pid
+	pid=$(bin_pid "$name") || true
+	if [[ -n $pid ]]; then
+		info "up: $name already running (pid $pid)"
+		return 0
+	fi
+	info "up: starting $name (log $STACK/logs/$name.log)"
+	(exec setsid "$bin" >>"$STACK/logs/$name.log" 2>&1 </dev/null) &
+	printf '%s\n' "$!" >"$STACK/run/$name.pid"
+}
+
+bin_wait_ready() {
+	local name=$1 url=$2 deadline=$((SECONDS + 60)) pid
+	while :; do
+		curl -fsS -m 2 -o /dev/null "$url" 2>/dev/null && return 0
+		pid=$(bin_pid "$name") || die "up: $name exited during start-up (read $STACK/logs/$name.log)"
+		((SECONDS < deadline)) || die "up: $name not ready at $url after 60 s (read $STACK/logs/$name.log)"
+		sleep 0.2
+	done
+}
+
+bin_stop() {
+	local name=$1 pid
+	pid=$(bin_pid "$name") || { rm -f "$STACK/run/$name.pid"; return 0; }
+	info "down: stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_pid_gone "$pid" 30 || { warn "$name (pid $pid) did not stop in 30 s, killing"; kill -KILL "$pid" 2>/dev/null || true; }
+	rm -f "$STACK/run/$name.pid"
+}
+
+cmd_up() {
+	cmd_setup
+	cmd_build
+	stack_up
+	cmd_migrate latest
+	export NODE_ENV=${NODE_ENV:-development}
+	local entry name path url
+	for entry in "${TT_SUITE_BINARIES[@]}"; do
+		read -r name path url <<<"$entry"
+		bin_start "$name" "$path"
+	done
+	for entry in "${TT_SUITE_BINARIES[@]}"; do
+		read -r name path url <<<"$entry"
+		bin_wait_ready "$name" "$url"
+	done
+	info "up: publishing 200 demo events over 3 venues"
+	"$TT_ROOT/tools/tt" publish --count 200 --venues 3 || die "up: publishing demo events failed"
+
+	local vtok atok
+	vtok=$(cmd_token --venue venue-1)
+	atok=$(cmd_token --admin)
+	cat <<-EOF
+
+		TicketToken Analytics is up.
+
+		  REST (query-api)     http://127.0.0.1:3007
+		  health               http://127.0.0.1:3007/health  (/health/live, /health/ready, /health/dependencies)
+		  metrics              http://127.0.0.1:3007/metrics
+		  ingest health        http://127.0.0.1:3010/health/ready  (metrics: http://127.0.0.1:3010/metrics)
+		  PostgreSQL           postgresql://postgres@127.0.0.1:$TT_PG_PORT/$DB_NAME
+		  Redis                redis://127.0.0.1:$TT_REDIS_PORT
+		  RabbitMQ             amqp://guest:guest@127.0.0.1:$TT_AMQP_PORT/
+		  logs                 $STACK/logs/
+
+		  venue token (venue-1, 24 h):
+		    $vtok
+		  admin token (24 h):
+		    $atok
+
+		Try:
+		  curl -s http://127.0.0.1:3007/health/ready
+		  curl -s -H "Authorization: Bearer $vtok" http://127.0.0.1:3007/analytics/realtime/summary
+		  curl -s -H "Authorization: Bearer $atok" 'http://127.0.0.1:3007/analytics/realtime/summary?venueId=venue-2'
+		  tools/tt publish --count 1000 --venues 3
+		  tools/tt down
+	EOF
+}
+
+cmd_down() {
+	stack_paths
+	local entry name path url
+	for entry in "${TT_SUITE_BINARIES[@]}"; do
+		read -r name path url <<<"$entry"
+		bin_stop "$name"
+	done
+	stack_down
+}
