@@ -14,6 +14,7 @@ build_dir() {
 	if [[ ${1:-} == asan ]]; then echo "$TT_ROOT/build-asan"; else echo "$TT_ROOT/build"; fi
 }
 
+# shellcheck disable=SC2120 # called without arguments for the normal build
 cmd_build() {
 	local kind=normal
 	case ${1:-} in

@@ -37,7 +37,6 @@ tt_env_defaults() {
 	: "${TT_EPMD_PORT:=4369}"
 	: "${TT_STACK_TIMEOUT:=120}"
 	: "${TT_PG_BIN:=/usr/lib/postgresql/15/bin}"
-	: "${JWT_SECRET_DEV:=dev-only-insecure-jwt-secret}"
 	# The seed's connection variables; the stack's port is the default.
 	: "${DB_HOST:=127.0.0.1}"
 	: "${DB_PORT:=$TT_PG_PORT}"

@@ -13,7 +13,7 @@
 MIG_DIR=${TT_MIGRATIONS_DIR:-}
 
 mig_psql() {
-	PGPASSWORD=$DB_PASSWORD PGCONNECT_TIMEOUT=10 psql -X -q -v ON_ERROR_STOP=1 \
+	PGPASSWORD=$DB_PASSWORD PGCONNECT_TIMEOUT=10 PGOPTIONS="-c client_min_messages=warning" psql -X -q -v ON_ERROR_STOP=1 \
 		-h "$DB_HOST" -p "$DB_PORT" -U "$DB_USER" "$@"
 }
 

@@ -7,7 +7,7 @@
 # when NODE_ENV is not production. openssl does the HMAC; nothing else needed.
 
 TT_DEV_JWT_SECRET=dev-only-insecure-jwt-secret
-TT_DEV_VENUE=venue-1
+TT_DEV_VENUE="venue-1"
 TT_DEV_PERMISSIONS=analytics.read,analytics.write,analytics.export
 
 # A JSON string literal for $1.
@@ -66,7 +66,7 @@ cmd_token() {
 
 	local role=user
 	if ((admin)); then
-		role=admin
+		role="admin"
 		((perms_set)) || perms="*"
 	else
 		: "${venue:=$TT_DEV_VENUE}"
