@@ -1824,7 +1824,7 @@ main(int argc, char **argv)
 	struct msglog log;
 	struct stats st = { 0, 0, 0 };
 	struct sigaction sa;
-	char anchor[ISO_MAX];
+	char anchor[ISO_MAX], origin[ISO_MAX + 4096];
 	double t0, elapsed;
 
 	parse_options(argc, argv, &opt);
@@ -1849,13 +1849,19 @@ main(int argc, char **argv)
 	pub_close(&pub);
 
 	if (!opt.quiet) {
-		fmt_iso_ms(anchor, sizeof(anchor), opt.now_ms);
+		/* key=value pairs, so that scripts can read the figures */
+		if (opt.file_path == NULL) {
+			fmt_iso_ms(anchor, sizeof(anchor), opt.now_ms);
+			snprintf(origin, sizeof(origin), "seed=%llu now=%s",
+			    (unsigned long long)opt.seed, anchor);
+		} else {
+			snprintf(origin, sizeof(origin), "file=%s", opt.file_path);
+		}
 		fprintf(stderr, PROG ": published=%lld duplicates=%lld malformed=%lld"
-		    " nacked=%llu elapsed=%.3fs rate=%.0f/s seed=%llu now=%s%s\n",
+		    " nacked=%llu elapsed=%.3fs rate=%.0f/s %s%s\n",
 		    (long long)st.published, (long long)st.dups, (long long)st.bad,
 		    (unsigned long long)pub.nacked, elapsed,
-		    elapsed > 0 ? (double)st.published / elapsed : 0.0,
-		    (unsigned long long)opt.seed, anchor,
+		    elapsed > 0 ? (double)st.published / elapsed : 0.0, origin,
 		    stop_requested ? " (stopped by signal)" : "");
 	}
 	if (pub.nacked > 0)
