@@ -19,6 +19,7 @@ struct tt_amqp {
 	uint64_t published;   /* publishes since confirm.select */
 	uint64_t confirmed;   /* highest delivery tag confirmed */
 	bool     confirming;
+	bool     open;        /* logged in with channel 1 open: close politely */
 };
 
 amqp_connection_state_t
@@ -92,13 +93,15 @@ tt_amqp_open(tt_amqp **out, const char *url, int heartbeat, char *err, size_t er
 		    amqp_error_string2(rc));
 		goto fail;
 	}
-	e = reply_err(amqp_login(a->conn, ci.vhost, 0, 131072, heartbeat,
+	/* "amqp://host/" leaves the vhost empty; RabbitMQ's default is "/". */
+	e = reply_err(amqp_login(a->conn, ci.vhost[0] ? ci.vhost : "/", 0, 131072, heartbeat,
 	    AMQP_SASL_METHOD_PLAIN, ci.user, ci.password), "rabbitmq login", err, errlen);
 	if (e != TT_OK)
 		goto fail;
 	amqp_channel_open(a->conn, 1);
 	if ((e = tt_amqp_check(a, "channel open", err, errlen)) != TT_OK)
 		goto fail;
+	a->open = true;
 	free(copy);
 	*out = a;
 	return TT_OK;
@@ -110,13 +113,23 @@ fail:
 }
 
 void
+tt_amqp_mark_broken(tt_amqp *a)
+{
+	if (a != NULL)
+		a->open = false;
+}
+
+void
 tt_amqp_close(tt_amqp *a)
 {
 	if (a == NULL)
 		return;
 	if (a->conn != NULL) {
-		amqp_channel_close(a->conn, 1, AMQP_REPLY_SUCCESS);
-		amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+		/* A close handshake on a dead connection would wait for a reply. */
+		if (a->open) {
+			amqp_channel_close(a->conn, 1, AMQP_REPLY_SUCCESS);
+			amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+		}
 		amqp_destroy_connection(a->conn);
 	}
 	free(a);

@@ -24,6 +24,12 @@ tt_err tt_amqp_open(tt_amqp **out, const char *url, int heartbeat,
     char *err, size_t errlen);
 void tt_amqp_close(tt_amqp *a);
 
+/*
+ * Marks a connection as failed so that tt_amqp_close() skips the close
+ * handshake (which would wait for a reply that never comes).
+ */
+void tt_amqp_mark_broken(tt_amqp *a);
+
 /* The raw connection state for rabbitmq-c calls on channel 1. */
 amqp_connection_state_t tt_amqp_conn(tt_amqp *a);
 
