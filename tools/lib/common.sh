@@ -71,6 +71,15 @@ pid_alive() {
 	[[ $st != Z ]]
 }
 
+# True when process $1 is alive and its command name is $2 (a pid file that
+# survived a reboot may name an unrelated process).
+pid_is() {
+	pid_alive "${1:-}" || return 1
+	local comm
+	comm=$(cat "/proc/$1/comm" 2>/dev/null) || return 1
+	[[ $comm == "${2:0:15}" ]]
+}
+
 # The pid in file $1, or nothing.
 pid_from() {
 	[[ -r $1 ]] || return 0

@@ -18,13 +18,34 @@
 # when each server answers (or fails naming the log to read); running it
 # again changes nothing. `down` stops all three and waits for them to exit.
 
+# as_user_cmd USER: set AS_USER to the command prefix that runs a program as
+# a system user (postgres, rabbitmq). setpriv keeps the resource limits
+# (runuser's PAM session would cut open files to 1024) and the environment,
+# with HOME/USER set for the user. as_user USER CMD...: run it from /.
+as_user_cmd() {
+	local user=$1 home
+	home=$(getent passwd "$user" | cut -d: -f6)
+	if command -v setpriv >/dev/null; then
+		AS_USER=(setpriv --reuid="$user" --regid="$user" --init-groups
+			env HOME="${home:-/}" USER="$user" LOGNAME="$user")
+	else
+		AS_USER=(runuser -u "$user" -- env)
+	fi
+}
+
+as_user() {
+	as_user_cmd "$1"
+	shift
+	(cd / && exec "${AS_USER[@]}" "$@")
+}
+
 stack_paths() {
 	STACK=$TT_STACK_DIR
 	mkdir -p "$STACK/logs" "$STACK/run" "$STACK/redis" || die "cannot create $STACK"
 	STACK=$(cd "$STACK" && pwd -P)
 	SRV=$STACK
-	if [[ $(id -u) == 0 ]] && ! { runuser -u postgres -- test -x "$STACK" 2>/dev/null &&
-		runuser -u rabbitmq -- test -x "$STACK" 2>/dev/null; }; then
+	if [[ $(id -u) == 0 ]] && ! { as_user postgres test -x "$STACK" 2>/dev/null &&
+		as_user rabbitmq test -x "$STACK" 2>/dev/null; }; then
 		SRV=/var/tmp/tt-stack-$(printf '%s' "$STACK" | sha256sum | cut -c1-12)
 		mkdir -p "$SRV/logs"
 		chmod 755 "$SRV"
@@ -47,7 +68,7 @@ stack_paths() {
 pg_pid() {
 	local p
 	p=$(pid_from "$PGDATA_DIR/postmaster.pid" 2>/dev/null)
-	pid_alive "$p" && printf '%s' "$p"
+	pid_is "$p" postgres && printf '%s' "$p"
 }
 
 pg_ready() {
@@ -62,7 +83,7 @@ pg_init() {
 	mkdir -p "$PGDATA_DIR"
 	chown -R postgres:postgres "$SRV/pg"
 	chmod 700 "$PGDATA_DIR"
-	runuser -u postgres -- "$TT_PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust \
+	as_user postgres "$TT_PG_BIN/initdb" -D "$PGDATA_DIR" -U postgres -A trust \
 		-E UTF8 --no-locale >"$SRV/logs/initdb.log" 2>&1 ||
 		die "postgres: initdb failed (see $SRV/logs/initdb.log)"
 	printf "\n# tools/tt stack writes tt.conf on every start\ninclude_if_exists = 'tt.conf'\n" \
@@ -111,15 +132,16 @@ pg_start() {
 	touch "$PG_LOG"
 	chown postgres:postgres "$PG_LOG"
 	info "postgres: starting on 127.0.0.1:$TT_PG_PORT"
-	setsid -f runuser -u postgres -- "$TT_PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -W -s start \
-		>>"$PG_LOG" 2>&1 </dev/null || die "postgres: pg_ctl start failed (see $PG_LOG)"
+	as_user_cmd postgres
+	(cd / && exec setsid -f "${AS_USER[@]}" "$TT_PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$PG_LOG" -W -s start \
+		>>"$PG_LOG" 2>&1 </dev/null) || die "postgres: pg_ctl start failed (see $PG_LOG)"
 }
 
 pg_stop() {
 	local pid
 	pid=$(pg_pid) || return 0
 	info "postgres: stopping (pid $pid)"
-	runuser -u postgres -- "$TT_PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -s -W stop >/dev/null 2>&1 ||
+	as_user postgres "$TT_PG_BIN/pg_ctl" -D "$PGDATA_DIR" -m fast -s -W stop >/dev/null 2>&1 ||
 		kill -INT "$pid" 2>/dev/null || true
 	wait_pid_gone "$pid" 60 || { warn "postgres: pid $pid still running after 60 s, killing"; kill -KILL "$pid" 2>/dev/null; }
 }
@@ -129,7 +151,7 @@ pg_stop() {
 redis_pid() {
 	local p
 	p=$(pid_from "$REDIS_PID")
-	pid_alive "$p" && printf '%s' "$p"
+	pid_is "$p" redis-server && printf '%s' "$p"
 }
 
 redis_ready() {
@@ -178,7 +200,8 @@ redis_stop() {
 rmq_cmd() {
 	local prog=$1
 	shift
-	RMQ_CMD=(runuser -u rabbitmq -- env
+	as_user_cmd rabbitmq
+	RMQ_CMD=("${AS_USER[@]}"
 		HOME="$RMQ_HOME"
 		RABBITMQ_CONF_ENV_FILE="$RMQ_HOME/rabbitmq-env.conf"
 		RABBITMQ_NODENAME="$RMQ_NODE"
@@ -202,13 +225,13 @@ rmq_cmd() {
 # Run rabbitmqctl, rabbitmq-diagnostics, ... against this stack's node.
 rmq_env_run() {
 	rmq_cmd "$@"
-	"${RMQ_CMD[@]}"
+	(cd / && exec "${RMQ_CMD[@]}")
 }
 
 rmq_pid() {
 	local p
 	p=$(pid_from "$RMQ_PID")
-	pid_alive "$p" && printf '%s' "$p"
+	pid_is "$p" beam.smp && printf '%s' "$p"
 }
 
 # True when the broker answers the AMQP 0-9-1 protocol header with a frame
@@ -259,13 +282,13 @@ rmq_start() {
 	# epmd started by the node itself would listen on every interface: start
 	# it first, on loopback. It is shared by all Erlang nodes of the machine.
 	if ! tcp_open "$TT_EPMD_PORT"; then
-		runuser -u rabbitmq -- epmd -daemon -address 127.0.0.1 -port "$TT_EPMD_PORT" ||
+		as_user rabbitmq epmd -daemon -address 127.0.0.1 -port "$TT_EPMD_PORT" ||
 			die "rabbitmq: could not start epmd on 127.0.0.1:$TT_EPMD_PORT"
 	fi
 	info "rabbitmq: starting node $RMQ_NODE on 127.0.0.1:$TT_AMQP_PORT"
 	: >"$RMQ_OUT"
 	# setsid (without -f, from a shell without job control) execs in place, so
-	# $! is runuser's pid; runuser lives as long as the broker.
+	# $! is the broker's pid (setpriv, env, the script and erl all exec).
 	(cd "$RMQ_HOME" && exec setsid "$TT_ROOT/tools/tt" _rabbitmq-server >>"$RMQ_OUT" 2>&1 </dev/null) &
 	printf '%s\n' "$!" >"$STACK/run/rabbitmq-launcher.pid"
 }

@@ -16,7 +16,7 @@ TT_SUITE_BINARIES=(
 bin_pid() {
 	local p
 	p=$(pid_from "$STACK/run/$1.pid")
-	pid_alive "$p" && printf '%s' "$p"
+	pid_is "$p" "$1" && printf '%s' "$p"
 }
 
 bin_start() {
