@@ -32,9 +32,10 @@ cmd_build() {
 		opts+=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 	fi
 	info "build ($kind): configure $dir"
-	run cmake -S "$TT_ROOT" -B "$dir" "${opts[@]}" >"$dir.configure.log" 2>&1 || {
-		tail -n 30 "$dir.configure.log" >&2
-		die "cmake configure failed (full log: $dir.configure.log)"
+	mkdir -p "$dir" || die "cannot create $dir"
+	run cmake -S "$TT_ROOT" -B "$dir" "${opts[@]}" >"$dir/tt-configure.log" 2>&1 || {
+		tail -n 30 "$dir/tt-configure.log" >&2
+		die "cmake configure failed (full log: $dir/tt-configure.log)"
 	}
 	info "build ($kind): cmake --build -j$TT_JOBS"
 	run cmake --build "$dir" -j"$TT_JOBS" || die "build ($kind) failed"

@@ -7,11 +7,15 @@
 # events, print where everything is. Binaries already running are left alone.
 # down: stop the binaries (SIGTERM, they drain), then the stack.
 
-# name, path under the build directory, readiness URL
-TT_SUITE_BINARIES=(
-	"ingest services/ingest/ingest http://127.0.0.1:3010/health/ready"
-	"query-api services/query-api/query-api http://127.0.0.1:3007/health/ready"
-)
+# name, path under the build directory, readiness URL. The ports are the
+# services' own configuration: PORT (query-api, 3007) and HEALTH_PORT (the
+# health/metrics listener of ingest, 3010).
+tt_suite_binaries() {
+	TT_SUITE_BINARIES=(
+		"ingest services/ingest/ingest http://127.0.0.1:${HEALTH_PORT:-3010}/health/ready"
+		"query-api services/query-api/query-api http://127.0.0.1:${PORT:-3007}/health/ready"
+	)
+}
 
 bin_pid() {
 	local p
@@ -36,9 +40,11 @@ bin_start() {
 
 bin_wait_ready() {
 	local name=$1 url=$2 deadline=$((SECONDS + 60)) pid
+	pid=$(pid_from "$STACK/run/$name.pid")
 	while :; do
 		curl -fsS -m 2 -o /dev/null "$url" 2>/dev/null && return 0
-		pid=$(bin_pid "$name") || die "up: $name exited during start-up (read $STACK/logs/$name.log)"
+		# The pid itself, not its name: it may not have exec'd the binary yet.
+		pid_alive "$pid" || die "up: $name exited during start-up (read $STACK/logs/$name.log)"
 		((SECONDS < deadline)) || die "up: $name not ready at $url after 60 s (read $STACK/logs/$name.log)"
 		sleep 0.2
 	done
@@ -60,6 +66,12 @@ cmd_up() {
 	cmd_migrate latest
 	export NODE_ENV=${NODE_ENV:-development}
 	local entry name path url
+	tt_suite_binaries
+	for entry in "${TT_SUITE_BINARIES[@]}"; do
+		read -r name path url <<<"$entry"
+		[[ -x $(build_dir)/$path ]] ||
+			die "up: $name is not built ($(build_dir)/$path missing: its sources may not be written yet)"
+	done
 	for entry in "${TT_SUITE_BINARIES[@]}"; do
 		read -r name path url <<<"$entry"
 		bin_start "$name" "$path"
@@ -71,31 +83,31 @@ cmd_up() {
 	info "up: publishing 200 demo events over 3 venues"
 	"$TT_ROOT/tools/tt" publish --count 200 --venues 3 || die "up: publishing demo events failed"
 
-	local vtok atok
+	local vtok atok api=http://127.0.0.1:${PORT:-3007} ing=http://127.0.0.1:${HEALTH_PORT:-3010}
 	vtok=$(cmd_token --venue venue-1)
 	atok=$(cmd_token --admin)
 	cat <<-EOF
 
 		TicketToken Analytics is up.
 
-		  REST (query-api)     http://127.0.0.1:3007
-		  health               http://127.0.0.1:3007/health  (/health/live, /health/ready, /health/dependencies)
-		  metrics              http://127.0.0.1:3007/metrics
-		  ingest health        http://127.0.0.1:3010/health/ready  (metrics: http://127.0.0.1:3010/metrics)
+		  REST (query-api)     $api
+		  health               $api/health  (/health/live, /health/ready, /health/dependencies)
+		  metrics              $api/metrics
+		  ingest health        $ing/health/ready  (metrics: $ing/metrics)
 		  PostgreSQL           postgresql://postgres@127.0.0.1:$TT_PG_PORT/$DB_NAME
 		  Redis                redis://127.0.0.1:$TT_REDIS_PORT
 		  RabbitMQ             amqp://guest:guest@127.0.0.1:$TT_AMQP_PORT/
 		  logs                 $STACK/logs/
 
 		  venue token (venue-1, 24 h):
-		    $vtok
+		    VENUE_TOKEN=$vtok
 		  admin token (24 h):
-		    $atok
+		    ADMIN_TOKEN=$atok
 
 		Try:
-		  curl -s http://127.0.0.1:3007/health/ready
-		  curl -s -H "Authorization: Bearer $vtok" http://127.0.0.1:3007/analytics/realtime/summary
-		  curl -s -H "Authorization: Bearer $atok" 'http://127.0.0.1:3007/analytics/realtime/summary?venueId=venue-2'
+		  curl -s $api/health/ready
+		  curl -s -H "Authorization: Bearer \$VENUE_TOKEN" $api/analytics/realtime/summary
+		  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" '$api/analytics/realtime/summary?venueId=venue-2'
 		  tools/tt publish --count 1000 --venues 3
 		  tools/tt down
 	EOF
@@ -104,6 +116,7 @@ cmd_up() {
 cmd_down() {
 	stack_paths
 	local entry name path url
+	tt_suite_binaries
 	for entry in "${TT_SUITE_BINARIES[@]}"; do
 		read -r name path url <<<"$entry"
 		bin_stop "$name"
