@@ -153,12 +153,18 @@ cmd_test() {
 			t_ctest "$TT_ROOT/build-asan" "-LE unit" 1
 		fi
 		t_stage "end-to-end tests (tests/e2e)"
+		local port
+		for port in "${PORT:-3007}" "${HEALTH_PORT:-3010}"; do
+			tcp_open "$port" && warn "port $port is already in use (binaries from tools/tt up? tools/tt down stops them)"
+		done
 		t_node e2e
-		t_stage "deployment checks (tests/deploy)"
-		t_node deploy
 	else
-		printf '\n== e2e/deploy tests not run: %s\n' "$( ((asan)) && echo 'stack or database failed' || echo 'ASan build failed')"
+		printf '\n== e2e tests not run: %s\n' "$( ((asan)) && echo 'stack or database failed' || echo 'ASan build failed')"
 	fi
+
+	# Offline checks of compose/ and k8s/: no servers, no binaries needed.
+	t_stage "deployment checks (tests/deploy)"
+	t_node deploy
 
 	t_stage "banned calls"
 	if bash "$TT_ROOT/tools/check-banned.sh"; then t_result check-banned ok; else t_result check-banned fail; fi
