@@ -28,6 +28,12 @@ tt_log_init(const char *service, tt_log_level min)
 }
 
 int
+tt_log_enabled(tt_log_level level)
+{
+	return level >= log_min;
+}
+
+int
 tt_log_level_parse(const char *s)
 {
 	for (int i = 0; i < 4; i++)

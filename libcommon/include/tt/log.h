@@ -18,6 +18,9 @@ typedef enum {
 /* Sets the service name stamped on every line and the minimum level. */
 void tt_log_init(const char *service, tt_log_level min);
 
+/* True when records of this level are written (skip building them otherwise). */
+int tt_log_enabled(tt_log_level level);
+
 /* Parses "debug"|"info"|"warn"|"error"; returns -1 for anything else. */
 int tt_log_level_parse(const char *s);
 
