@@ -94,7 +94,8 @@ test_config_defaults_integers(void **state)
 	assert_int_equal(cfg.http_threads, 32);
 	assert_int_equal(cfg.http_max_body, 1024 * 1024);
 	assert_int_equal(cfg.db_pool_max, 10);
-	assert_int_equal(cfg.ingest_prefetch, 2000);
+	assert_int_equal(cfg.ingest_prefetch, 10000);
+	assert_true(cfg.ingest_prefetch >= 3 * cfg.ingest_batch_size);   /* as config.h promises */
 	assert_int_equal(cfg.ingest_batch_size, 1000);
 	assert_int_equal(cfg.ingest_batch_ms, 20);
 	assert_int_equal(cfg.reconcile_seconds, 60);
