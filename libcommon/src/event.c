@@ -170,20 +170,28 @@ id_chars_ok(const char *s, size_t n)
 	return true;
 }
 
-/* Rejects an object or array holding two members with the same key. */
+/*
+ * Finds an object, at any depth, holding two members with the same key, and
+ * writes the dotted path of the repeated key into path ("data.price").
+ */
 static bool
-has_duplicate_keys(const cJSON *node, const char **dup)
+has_duplicate_keys(const cJSON *node, const char *prefix, char *path, size_t pathlen)
 {
 	for (const cJSON *c = node->child; c != NULL; c = c->next) {
+		char here[160];
 		if (cJSON_IsObject(node) && c->string != NULL) {
+			snprintf(here, sizeof(here), "%s%s%s", prefix, prefix[0] ? "." : "", c->string);
 			for (const cJSON *d = c->next; d != NULL; d = d->next) {
 				if (d->string != NULL && strcmp(c->string, d->string) == 0) {
-					*dup = c->string;
+					snprintf(path, pathlen, "%s", here);
 					return true;
 				}
 			}
+		} else {
+			snprintf(here, sizeof(here), "%s[]", prefix);
 		}
-		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) && has_duplicate_keys(c, dup))
+		if ((cJSON_IsObject(c) || cJSON_IsArray(c)) &&
+		    has_duplicate_keys(c, here, path, pathlen))
 			return true;
 	}
 	return false;
@@ -350,8 +358,13 @@ scrub(cJSON *node, bool in_person, const tt_event_opts *o)
 			} else {
 				if (hash_value(o, s, h) != TT_OK)
 					return TT_EIO;
+				/*
+				 * Replace by key, not by pointer: ReplaceItemViaPointer
+				 * would leave the new member without its name. Keys are
+				 * unique here (duplicates were refused before the scrub).
+				 */
 				cJSON *hv = cJSON_CreateString(h);
-				if (hv == NULL || !cJSON_ReplaceItemViaPointer(node, c, hv)) {
+				if (hv == NULL || !cJSON_ReplaceItemInObjectCaseSensitive(node, c->string, hv)) {
 					cJSON_Delete(hv);
 					return TT_ENOMEM;
 				}
@@ -383,7 +396,8 @@ tt_event_parse(tt_event *ev, const char *body, size_t len,
     const tt_event_opts *opts, char *err, size_t errlen)
 {
 	cJSON *doc = NULL;
-	const char *s, *dup = NULL;
+	const char *s;
+	char dup[160];
 	const cJSON *data;
 	tt_err e;
 
@@ -395,15 +409,23 @@ tt_event_parse(tt_event *ev, const char *body, size_t len,
 		return tt_seterr(err, errlen, TT_EPARSE, "body: not valid UTF-8");
 	if (memchr(body, '\0', len) != NULL)
 		return tt_seterr(err, errlen, TT_EPARSE, "body: contains a NUL byte");
-	doc = cJSON_ParseWithLength(body, len);
+	const char *end = NULL;
+	doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 	if (doc == NULL)
 		return tt_seterr(err, errlen, TT_EPARSE, "body: not valid JSON");
+	/* One JSON value and nothing after it but white space. */
+	for (; end != NULL && end < body + len; end++) {
+		if (*end != ' ' && *end != '\t' && *end != '\n' && *end != '\r') {
+			cJSON_Delete(doc);
+			return tt_seterr(err, errlen, TT_EPARSE, "body: data after the JSON value");
+		}
+	}
 	if (!cJSON_IsObject(doc)) {
 		e = tt_seterr(err, errlen, TT_EPARSE, "body: must be a JSON object");
 		goto fail;
 	}
-	if (has_duplicate_keys(doc, &dup)) {
-		e = tt_seterr(err, errlen, TT_EINVAL, "%.64s: duplicate key", dup);
+	if (has_duplicate_keys(doc, "", dup, sizeof(dup))) {
+		e = tt_seterr(err, errlen, TT_EINVAL, "%.100s: duplicate key", dup);
 		goto fail;
 	}
 

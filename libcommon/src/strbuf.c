@@ -11,7 +11,7 @@ void
 tt_strbuf_init(tt_strbuf *b, size_t max)
 {
 	memset(b, 0, sizeof(*b));
-	b->max = max;
+	b->max = max < SIZE_MAX - 1 ? max : SIZE_MAX - 2;  /* max + 1 must not wrap */
 }
 
 void

@@ -338,8 +338,6 @@ test_heap_with_size_max_maximum_does_not_overflow(void **state)
 {
 	(void)state;
 	/* max = SIZE_MAX ("no practical limit") is a legal argument. */
-	KNOWN_BUG("strbuf.c strbuf_reserve: b->max + 1 wraps to 0 when max == SIZE_MAX, "
-	    "the buffer is realloc'ed to 0 bytes and memcpy overflows the heap");
 	tt_strbuf b;
 	tt_strbuf_init(&b, SIZE_MAX);
 	assert_int_equal(tt_strbuf_puts(&b, "hello world, longer than one byte"), TT_OK);

