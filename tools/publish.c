@@ -498,6 +498,7 @@ struct gen {
 	struct sent ring[DUP_RING];
 	size_t nring;
 	size_t ring_next;
+	bool building_bad;   /* the event being built will be made malformed */
 	struct obj env;
 	struct obj data;
 	struct obj cust;
@@ -666,7 +667,8 @@ build_data(struct gen *g, enum ev_type t, int64_t *venue, int64_t *user)
 		obj_str(&g->data, "eventType", rng_pick(r, show_types, NELEM(show_types)));
 		if (rng_chance(r, 10))
 			add_pii(g, *user);
-		remember_purchase(g, ticket, order, cents * qty, *venue, *user);
+		if (!g->building_bad)
+			remember_purchase(g, ticket, order, cents * qty, *venue, *user);
 		break;
 	case EV_TICKET_REFUNDED:
 		p = recent_purchase(g);
@@ -847,11 +849,10 @@ build_malformed(struct gen *g, tt_strbuf *body, const char **rk)
 	char tmp[64];
 	size_t len;
 
-	/* Malformed purchases must not be refunded later: build, then forget. */
-	size_t saved_n = g->nrecent, saved_next = g->recent_next;
+	/* A malformed purchase is never stored: later refunds must not cite it. */
+	g->building_bad = true;
 	build_event(g, t);
-	g->nrecent = saved_n;
-	g->recent_next = saved_next;
+	g->building_bad = false;
 	*rk = type_names[t];
 
 	switch (m) {
