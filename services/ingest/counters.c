@@ -43,19 +43,27 @@ counters_push(ingest_ctx *ctx, const counter_row *rows, int n)
 	const char **argvs[64];
 	int argcs[64];
 	redisReply *replies[64];
-	/* Per-command storage, reused per chunk of 64 commands. */
-	static _Thread_local char bufs[64][9][160];
-	static _Thread_local const char *argv_store[64][PUSH_ARGS];
+	/*
+	 * Per-command storage for one chunk of 64 commands, on the heap: it is
+	 * too big for a thread stack and, as thread-local storage, it would
+	 * count against the stack of every thread (civetweb's are 100 KiB).
+	 */
+	struct push_bufs {
+		char        bufs[64][9][160];
+		const char *argv_store[64][PUSH_ARGS];
+	} *pb;
 	tt_err e = TT_OK;
 
 	if (n == 0)
 		return TT_OK;
+	if ((pb = malloc(sizeof(*pb))) == NULL)
+		return TT_ENOMEM;
 	tt_iso_date(tt_now_ms(), today);
 	for (int base = 0; base < n; base += 64) {
 		int k = n - base < 64 ? n - base : 64;
 		for (int j = 0; j < k; j++) {
 			const counter_row *r = &rows[base + j];
-			char (*b)[160] = bufs[j];
+			char (*b)[160] = pb->bufs[j];
 			snprintf(b[0], 160, "counter:%s:%s", r->venue_id, r->day);
 			snprintf(b[1], 160, "realtime:%s:revenue", r->venue_id);
 			snprintf(b[2], 160, "realtime:%s:sales", r->venue_id);
@@ -65,7 +73,7 @@ counters_push(ingest_ctx *ctx, const counter_row *rows, int n)
 			snprintf(b[6], 160, "%lld", (long long)r->sales);
 			snprintf(b[7], 160, "%lld", (long long)r->traffic);
 			tt_money_format(r->revenue_cents, b[8]);
-			const char **a = argv_store[j];
+			const char **a = pb->argv_store[j];
 			a[0] = "EVAL"; a[1] = push_script; a[2] = "4";
 			a[3] = b[0]; a[4] = b[1]; a[5] = b[2]; a[6] = b[3];
 			a[7] = b[4]; a[8] = b[5]; a[9] = b[6]; a[10] = b[7];
@@ -81,11 +89,13 @@ counters_push(ingest_ctx *ctx, const counter_row *rows, int n)
 			ctx->redis_up = 0;
 			tt_log(TT_LOG_WARN, "redis counter push failed; reconcile will repair",
 			    "error", err, NULL);
+			free(pb);
 			return e;
 		}
 		for (int j = 0; j < k; j++)
 			freeReplyObject(replies[j]);
 	}
+	free(pb);
 	ctx->redis_up = 1;
 	return TT_OK;
 }
