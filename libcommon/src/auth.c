@@ -443,7 +443,7 @@ tt_auth_resolve_venue(const tt_auth_claims *c, const char *requested,
 	if (c->admin) {
 		v = requested != NULL && requested[0] != '\0' ? requested : c->venue_id;
 		if (v[0] == '\0')
-			return tt_seterr(err, errlen, TT_EINVAL, "venueId required");
+			return tt_seterr(err, errlen, TT_EINVAL, "venueId is required");
 	} else {
 		if (c->venue_id[0] == '\0')
 			return tt_seterr(err, errlen, TT_EFORBIDDEN, "token has no venue");

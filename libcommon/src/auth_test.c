@@ -445,7 +445,7 @@ test_venue_scoping(void **state)
 	assert_int_equal(tt_auth_resolve_venue(&admin, "venue-2", out, err, sizeof(err)), TT_OK);
 	assert_string_equal(out, "venue-2");
 	assert_int_equal(tt_auth_resolve_venue(&admin, NULL, out, err, sizeof(err)), TT_EINVAL);
-	assert_string_equal(err, "venueId required");
+	assert_string_equal(err, "venueId is required");
 	assert_int_equal(tt_auth_resolve_venue(&admin_v, NULL, out, err, sizeof(err)), TT_OK);
 	assert_string_equal(out, "venue-9");
 	assert_int_equal(tt_auth_resolve_venue(&admin, "bad venue!", out, err, sizeof(err)), TT_EINVAL);

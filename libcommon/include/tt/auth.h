@@ -87,7 +87,7 @@ bool tt_auth_venue_allowed(const tt_auth_claims *c, const char *venue_id);
  * (NULL or "" for none). Non-admin: requested must be absent or equal to
  * the token's venue, else TT_EFORBIDDEN (also when the token has no venue).
  * Admin: requested, else the token's own, else TT_EINVAL "venueId
- * required". A requested venueId that is malformed is TT_EINVAL. On success
+ * is required". A requested venueId that is malformed is TT_EINVAL. On success
  * copies the venue into out (TT_AUTH_VENUE_MAX bytes).
  */
 tt_err tt_auth_resolve_venue(const tt_auth_claims *c, const char *requested,
