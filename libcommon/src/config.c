@@ -47,6 +47,7 @@ static const cfg_var cfg_vars[] = {
 	S("REDIS_HOST", redis_host, "127.0.0.1", false),
 	I("REDIS_PORT", redis_port, "6379", 1, 65535),
 	S("REDIS_PASSWORD", redis_password, "", true),
+	I("REDIS_DB", redis_db, "0", 0, 15),
 	S("RABBITMQ_URL", rabbitmq_url, "amqp://guest:guest@127.0.0.1:5672/", true),
 	S("RABBITMQ_EXCHANGE", rabbitmq_exchange, "tickettoken.events", false),
 	S("RABBITMQ_QUEUE", rabbitmq_queue, "analytics.events", false),

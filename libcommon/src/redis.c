@@ -19,6 +19,7 @@ struct tt_redis {
 	char          password[TT_CFG_STR];
 	int           port;
 	int           timeout_ms;
+	int           db;
 };
 
 tt_err
@@ -40,8 +41,17 @@ tt_redis_new(tt_redis **out, const char *host, int port, const char *password,
 tt_err
 tt_redis_new_cfg(tt_redis **out, const tt_config *cfg)
 {
-	return tt_redis_new(out, cfg->redis_host, cfg->redis_port,
+	tt_err e = tt_redis_new(out, cfg->redis_host, cfg->redis_port,
 	    cfg->redis_password, 2000);
+	if (e == TT_OK)
+		tt_redis_set_db(*out, cfg->redis_db);
+	return e;
+}
+
+void
+tt_redis_set_db(tt_redis *r, int db)
+{
+	r->db = db;
 }
 
 void
@@ -85,6 +95,20 @@ redis_ensure(tt_redis *r, char *err, size_t errlen)
 			redisFree(r->ctx);
 			r->ctx = NULL;
 			return tt_seterr(err, errlen, TT_EAUTH, "redis: AUTH failed");
+		}
+	}
+	if (r->db != 0) {
+		char db[8];
+		snprintf(db, sizeof(db), "%d", r->db);
+		const char *argv[] = { "SELECT", db };
+		redisReply *rep = redisCommandArgv(r->ctx, 2, argv, NULL);
+		int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+		if (rep != NULL)
+			freeReplyObject(rep);
+		if (!ok) {
+			redisFree(r->ctx);
+			r->ctx = NULL;
+			return tt_seterr(err, errlen, TT_EREDIS, "redis: SELECT %d failed", r->db);
 		}
 	}
 	return TT_OK;

@@ -38,6 +38,7 @@ typedef struct {
 	char redis_host[TT_CFG_STR]; /* REDIS_HOST */
 	int  redis_port;            /* REDIS_PORT */
 	char redis_password[TT_CFG_STR]; /* REDIS_PASSWORD (secret) */
+	int  redis_db;              /* REDIS_DB: logical database 0..15 (0) */
 
 	char rabbitmq_url[512];     /* RABBITMQ_URL amqp://user:pass@host:port/vhost */
 	char rabbitmq_exchange[TT_CFG_STR]; /* RABBITMQ_EXCHANGE (tickettoken.events) */

@@ -21,6 +21,9 @@ typedef struct tt_redis tt_redis;
 /* Connects lazily: tt_redis_new() never fails for an unreachable server. */
 tt_err tt_redis_new(tt_redis **out, const char *host, int port,
     const char *password, int timeout_ms);
+
+/* Selects logical database db (0..15) on every (re)connection. */
+void tt_redis_set_db(tt_redis *r, int db);
 tt_err tt_redis_new_cfg(tt_redis **out, const tt_config *cfg);
 void tt_redis_free(tt_redis *r);
 
