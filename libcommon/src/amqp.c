@@ -145,19 +145,23 @@ tt_amqp_declare_exchange(tt_amqp *a, const char *name, const char *type,
 }
 
 tt_err
-tt_amqp_declare_queue(tt_amqp *a, const char *name, const char *dlx,
-    const char *exchange, const char *binding_key, char *err, size_t errlen)
+tt_amqp_declare_queue(tt_amqp *a, const char *name, const char *type,
+    const char *dlx, const char *exchange, const char *binding_key,
+    char *err, size_t errlen)
 {
-	amqp_table_entry_t entry;
-	amqp_table_t args = amqp_empty_table;
+	amqp_table_entry_t entries[2];
+	amqp_table_t args = { 0, entries };
 	tt_err e;
 
+	entries[args.num_entries].key = amqp_cstring_bytes("x-queue-type");
+	entries[args.num_entries].value.kind = AMQP_FIELD_KIND_UTF8;
+	entries[args.num_entries].value.value.bytes = amqp_cstring_bytes(type);
+	args.num_entries++;
 	if (dlx != NULL) {
-		entry.key = amqp_cstring_bytes("x-dead-letter-exchange");
-		entry.value.kind = AMQP_FIELD_KIND_UTF8;
-		entry.value.value.bytes = amqp_cstring_bytes(dlx);
-		args.num_entries = 1;
-		args.entries = &entry;
+		entries[args.num_entries].key = amqp_cstring_bytes("x-dead-letter-exchange");
+		entries[args.num_entries].value.kind = AMQP_FIELD_KIND_UTF8;
+		entries[args.num_entries].value.value.bytes = amqp_cstring_bytes(dlx);
+		args.num_entries++;
 	}
 	amqp_queue_declare(a->conn, 1, amqp_cstring_bytes(name), 0, 1, 0, 0, args);
 	if ((e = tt_amqp_check(a, "queue declare", err, errlen)) != TT_OK)

@@ -53,6 +53,7 @@ static const cfg_var cfg_vars[] = {
 	S("RABBITMQ_QUEUE", rabbitmq_queue, "analytics.events", false),
 	S("RABBITMQ_DLX", rabbitmq_dlx, "analytics.dlx", false),
 	S("RABBITMQ_DLQ", rabbitmq_dlq, "analytics.events.dead", false),
+	S("RABBITMQ_QUEUE_TYPE", rabbitmq_queue_type, "quorum", false),
 	I("INGEST_PREFETCH", ingest_prefetch, "10000", 1, 65535),
 	I("INGEST_BATCH_SIZE", ingest_batch_size, "2500", 1, 20000),
 	I("INGEST_BATCH_MS", ingest_batch_ms, "20", 1, 10000),
@@ -130,6 +131,10 @@ tt_config_load(tt_config *cfg, char *err, size_t errlen)
 	if (tt_log_level_parse(tmp.log_level) < 0)
 		return tt_seterr(err, errlen, TT_ECONFIG,
 		    "LOG_LEVEL: expected debug, info, warn or error");
+	if (strcmp(tmp.rabbitmq_queue_type, "quorum") != 0 &&
+	    strcmp(tmp.rabbitmq_queue_type, "classic") != 0)
+		return tt_seterr(err, errlen, TT_ECONFIG,
+		    "RABBITMQ_QUEUE_TYPE: expected quorum or classic");
 	if (strncmp(tmp.rabbitmq_url, "amqp://", 7) != 0 &&
 	    strncmp(tmp.rabbitmq_url, "amqps://", 8) != 0)
 		return tt_seterr(err, errlen, TT_ECONFIG,

@@ -43,8 +43,10 @@ amqp_setup(ingest_ctx *ctx, tt_amqp **out, char *err, size_t errlen)
 		return e;
 	if ((e = tt_amqp_declare_exchange(a, c->rabbitmq_exchange, "topic", err, errlen)) != TT_OK ||
 	    (e = tt_amqp_declare_exchange(a, c->rabbitmq_dlx, "fanout", err, errlen)) != TT_OK ||
-	    (e = tt_amqp_declare_queue(a, c->rabbitmq_dlq, NULL, c->rabbitmq_dlx, "#", err, errlen)) != TT_OK ||
-	    (e = tt_amqp_declare_queue(a, c->rabbitmq_queue, c->rabbitmq_dlx, c->rabbitmq_exchange, "#", err, errlen)) != TT_OK)
+	    (e = tt_amqp_declare_queue(a, c->rabbitmq_dlq, c->rabbitmq_queue_type, NULL,
+	    c->rabbitmq_dlx, "#", err, errlen)) != TT_OK ||
+	    (e = tt_amqp_declare_queue(a, c->rabbitmq_queue, c->rabbitmq_queue_type,
+	    c->rabbitmq_dlx, c->rabbitmq_exchange, "#", err, errlen)) != TT_OK)
 		goto fail;
 	amqp_basic_qos(tt_amqp_conn(a), 1, 0, (uint16_t)c->ingest_prefetch, 0);
 	if ((e = tt_amqp_check(a, "basic.qos", err, errlen)) != TT_OK)

@@ -395,6 +395,7 @@ cmd_stack() {
 	up) stack_up ;;
 	down) stack_down ;;
 	status) stack_status ;;
-	*) die "usage: tt stack up|down|status" ;;
+	rabbitmqctl) shift; stack_paths; rmq_env_run rabbitmqctl "$@" ;;
+	*) die "usage: tt stack up|down|status|rabbitmqctl ARGS" ;;
 	esac
 }

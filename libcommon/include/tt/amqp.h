@@ -40,9 +40,14 @@ tt_err tt_amqp_check(tt_amqp *a, const char *what, char *err, size_t errlen);
 tt_err tt_amqp_declare_exchange(tt_amqp *a, const char *name, const char *type,
     char *err, size_t errlen);
 
-/* Declares a durable queue; dlx may be NULL. Binds it when exchange != NULL. */
-tt_err tt_amqp_declare_queue(tt_amqp *a, const char *name, const char *dlx,
-    const char *exchange, const char *binding_key, char *err, size_t errlen);
+/*
+ * Declares a durable queue of type "classic" or "quorum" (x-queue-type);
+ * dlx may be NULL. Binds it when exchange != NULL. Redeclaring an existing
+ * queue with other arguments fails with a channel error (PRECONDITION_FAILED).
+ */
+tt_err tt_amqp_declare_queue(tt_amqp *a, const char *name, const char *type,
+    const char *dlx, const char *exchange, const char *binding_key,
+    char *err, size_t errlen);
 
 /* Puts the channel in confirm mode (publisher confirms). */
 tt_err tt_amqp_confirm_select(tt_amqp *a, char *err, size_t errlen);

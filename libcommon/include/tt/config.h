@@ -45,6 +45,7 @@ typedef struct {
 	char rabbitmq_queue[TT_CFG_STR];    /* RABBITMQ_QUEUE (analytics.events) */
 	char rabbitmq_dlx[TT_CFG_STR];      /* RABBITMQ_DLX (analytics.dlx) */
 	char rabbitmq_dlq[TT_CFG_STR];      /* RABBITMQ_DLQ (analytics.events.dead) */
+	char rabbitmq_queue_type[16];       /* RABBITMQ_QUEUE_TYPE: quorum|classic (quorum) */
 	int  ingest_prefetch;       /* INGEST_PREFETCH (10000): >= 3 x batch size */
 	int  ingest_batch_size;     /* INGEST_BATCH_SIZE (2500) */
 	int  ingest_batch_ms;       /* INGEST_BATCH_MS (20) */

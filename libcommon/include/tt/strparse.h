@@ -12,7 +12,7 @@
 
 #include "tt/error.h"
 
-/* Optional '-' then 1..19 decimal digits; TT_ERANGE outside [min,max]. */
+/* Optional '-' or '+' then decimal digits; TT_ERANGE outside [min,max]. */
 tt_err tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
 
 /* "true"/"false"/"1"/"0"/"yes"/"no" (any case). */
