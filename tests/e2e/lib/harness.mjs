@@ -347,15 +347,24 @@ export async function queueDepth(ch, queue) {
   return q.messageCount;
 }
 
-/** Takes (and acks) every message of a queue: [{body: Buffer, fields, properties}]. */
-export async function takeAll(ch, queue) {
+/**
+ * Takes (and acks) every message of a queue: [{content: Buffer, fields,
+ * properties}]. Consumes until the count the queue had at the start is in,
+ * then idleMs more for stragglers.
+ */
+export async function takeAll(ch, queue, { idleMs = 300, timeoutMs = 30000 } = {}) {
+  const { messageCount } = await ch.checkQueue(queue);
   const out = [];
-  for (;;) {
-    const m = await ch.get(queue, { noAck: false });
-    if (m === false) break;
+  let last = Date.now();
+  const { consumerTag } = await ch.consume(queue, (m) => {
+    if (m === null) return;
     out.push(m);
     ch.ack(m);
-  }
+    last = Date.now();
+  }, { noAck: false });
+  const t0 = Date.now();
+  while (!(out.length >= messageCount && Date.now() - last >= idleMs) && Date.now() - t0 < timeoutMs) await sleep(20);
+  await ch.cancel(consumerTag);
   return out;
 }
 
@@ -538,12 +547,17 @@ export class IngestWorld {
    * `bad` messages in the dead-letter queue and the input queue empty.
    * Returns the poll result ({ok, value: {stored, dead, ready}}).
    */
-  async waitDrained({ ids, bad, timeoutMs = 120000 }) {
+  async waitDrained({ ids, bad, badAtLeast = false, timeoutMs = 120000 }) {
     return poll(
       async () => ({ stored: await this.storedIdCount(), dead: await this.depth(this.names.dlq), ready: await this.depth(this.names.queue) }),
-      (v) => v.stored === ids && v.dead === bad && v.ready === 0,
+      (v) => v.stored === ids && (badAtLeast ? v.dead >= bad : v.dead === bad) && v.ready === 0,
       { timeoutMs, intervalMs: 200 },
     );
+  }
+
+  /** Polls storedIdCount() until it reaches n; returns the poll result. */
+  async waitStored(n, { timeoutMs = 60000, intervalMs = 10 } = {}) {
+    return poll(() => this.storedIdCount(), (v) => v >= n, { timeoutMs, intervalMs });
   }
 
   /** Polls Redis until its counters (of `days`) equal `expected`; returns the poll result. */
