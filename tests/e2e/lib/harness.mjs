@@ -442,6 +442,16 @@ export async function redisStop() {
   assert.ok(r.ok, `redis-server ${pid} still running 30 s after SIGTERM`);
 }
 
+/** Stops the stack's RabbitMQ (SIGTERM to the Erlang VM of its pid file) and waits until it is gone. */
+export async function rabbitmqStop() {
+  const pidFile = path.join(serverRoot(), 'rabbitmq', 'rabbitmq.pid');
+  const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+  assert.ok(pid > 0 && fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'beam.smp', `no beam.smp at pid ${pid} (${pidFile})`);
+  process.kill(pid, 'SIGTERM');
+  const r = await poll(async () => pidAlive(pid), (alive) => !alive, { timeoutMs: 60000, intervalMs: 100 });
+  assert.ok(r.ok, `rabbitmq ${pid} still running 60 s after SIGTERM`);
+}
+
 /** pg_ctl restart -m fast on the stack's cluster, as the postgres user; resolves once it accepts connections. */
 export async function pgRestart() {
   const pgBin = process.env.TT_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -473,8 +483,7 @@ export class IngestWorld {
     w.redis = await redisClient();
     w.pub = await Publisher.open();
     w.admin = await amqpConnectRetry();
-    w.ch = await w.admin.createChannel();
-    w.ch.on('error', () => {});
+    w.#watchChannel(await w.admin.createChannel());
     await deleteRows(w.pool, w.tag);
     await deleteRedisKeys(w.redis, w.tag);
     await declareTopology(w.ch, w.names);
@@ -524,8 +533,32 @@ export class IngestWorld {
     return r.rows.map((x) => ({ venueId: x.venue_id, day: x.day, revenue_cents: x.revenue_cents, sales: x.sales, traffic: x.traffic }));
   }
 
+  /** Reconnects the Redis client and the AMQP channel when a server restart broke them. */
+  async heal() {
+    if (this.redis.closed) this.redis = await redisConnectRetry(stack.redis, 60000);
+    if (this.chBroken) {
+      await this.admin.close().catch(() => {});
+      await this.pub.close();
+      this.admin = await amqpConnectRetry(60000);
+      this.#watchChannel(await this.admin.createChannel());
+      this.pub = await Publisher.open();
+    }
+  }
+
+  #watchChannel(ch) {
+    this.ch = ch;
+    this.chBroken = false;
+    const broken = () => {
+      this.chBroken = true;
+    };
+    ch.on('error', broken);
+    ch.on('close', broken);
+    this.admin.on('close', broken);
+  }
+
   /** Redis counter hashes of this world (optionally only some days), same shape as pgCounters(). */
   async redisCounters({ days } = {}) {
+    await this.heal();
     const keys = await this.redis.keys(`counter:${this.tag}-*`);
     const out = [];
     for (const k of keys) {
@@ -539,6 +572,7 @@ export class IngestWorld {
   }
 
   async depth(queue) {
+    await this.heal();
     return queueDepth(this.ch, queue);
   }
 

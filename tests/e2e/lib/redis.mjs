@@ -115,6 +115,11 @@ export class RedisClient {
     this.#buf = this.#buf.subarray(off);
   }
 
+  /** True once the connection failed or was closed. */
+  get closed() {
+    return this.#closedError !== null;
+  }
+
   /** Sends one command; resolves with its reply. */
   command(...args) {
     if (this.#closedError) return Promise.reject(this.#closedError);
