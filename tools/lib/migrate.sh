@@ -145,6 +145,9 @@ cmd_migrate() {
 		mig_ensure_db
 		mig_lock
 		"mig_$sub"
+		# Release the lock now: `tt up` starts the services from this
+		# shell, and they would inherit the descriptor and hold it.
+		exec {MIG_LOCK_FD}>&-
 		;;
 	make) shift; mig_make "$@" ;;
 	*) die "usage: tt migrate latest|rollback|status|make NAME" ;;
