@@ -257,17 +257,23 @@ export function ingestNames(tag) {
   };
 }
 
+/** RABBITMQ_QUEUE_TYPE the tests run ingest with (ingest's default: quorum). */
+export const queueType = process.env.TT_E2E_QUEUE_TYPE ?? 'quorum';
+
 export function ingestNameEnv(n) {
-  return { RABBITMQ_EXCHANGE: n.exchange, RABBITMQ_QUEUE: n.queue, RABBITMQ_DLX: n.dlx, RABBITMQ_DLQ: n.dlq };
+  return { RABBITMQ_EXCHANGE: n.exchange, RABBITMQ_QUEUE: n.queue, RABBITMQ_DLX: n.dlx, RABBITMQ_DLQ: n.dlq, RABBITMQ_QUEUE_TYPE: queueType };
 }
 
-/** Declares the proto/README.md topology with the test's names, as ingest does. */
+/**
+ * Declares the proto/README.md topology with the test's names and the same
+ * arguments as ingest (so that publishing may start before ingest does).
+ */
 export async function declareTopology(ch, n) {
   await ch.assertExchange(n.exchange, 'topic', { durable: true });
   await ch.assertExchange(n.dlx, 'fanout', { durable: true });
-  await ch.assertQueue(n.dlq, { durable: true });
+  await ch.assertQueue(n.dlq, { durable: true, arguments: { 'x-queue-type': queueType } });
   await ch.bindQueue(n.dlq, n.dlx, '#');
-  await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-dead-letter-exchange': n.dlx } });
+  await ch.assertQueue(n.queue, { durable: true, arguments: { 'x-queue-type': queueType, 'x-dead-letter-exchange': n.dlx } });
   await ch.bindQueue(n.queue, n.exchange, '#');
 }
 
