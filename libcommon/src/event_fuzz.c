@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -32,6 +33,7 @@
 #include "tt/event.h"
 #include "tt/money.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_HASH_KEY "fuzz-hash-key"
@@ -60,11 +62,32 @@ static const char *const customer_id_keys[] = {
 	"userId", "customerId", "buyerId", "sellerId", NULL
 };
 
-#define CHECK(cond)                      \
-	do {                             \
-		if (!(cond))             \
-			__builtin_trap(); \
+/* An invariant: when it fails, say which (libFuzzer keeps the input). */
+#define CHECK(cond)                                                          \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
+			    __FILE__, __LINE__, #cond);                      \
+			__builtin_trap();                                    \
+		}                                                            \
 	} while (0)
+
+/*
+ * A reported defect that this target tolerates, as the unit tests skip
+ * theirs (KNOWN_BUG in *_test.c), so that fuzzing goes on past it; its
+ * reproducer is in tests/fuzz/crashes/event/. TT_KNOWN_BUGS=1 makes it
+ * fatal again; delete the tolerance with the fix.
+ */
+static bool known_bugs_fatal;
+
+static void
+known_bug(const char *what)
+{
+	if (known_bugs_fatal) {
+		fprintf(stderr, "invariant failed: known bug: %s\n", what);
+		__builtin_trap();
+	}
+}
 
 static bool
 listed(const char *k, const char *const *list)
@@ -203,6 +226,22 @@ check_reparse(const tt_event *ev, const char *json)
 }
 
 int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	known_bugs_fatal = getenv("TT_KNOWN_BUGS") != NULL;
+	return 0;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *body = malloc(size + 1);
@@ -224,7 +263,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(e == TT_ETOOBIG || e == TT_EPARSE || e == TT_EINVAL);
 		CHECK(ev.doc == NULL);
 		CHECK(memchr(err, '\0', sizeof(err)) != NULL);
-		CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
+		CHECK(err[0] != '\0');
+		if (strpbrk(err, "\r\n") != NULL) {
+			/*
+			 * KNOWN BUG (event.c, tt_event_parse/has_duplicate_keys): the
+			 * duplicate-key reason quotes the key as decoded, so a key with
+			 * a newline ({"a\nb":1,"a\nb":2}) gives a reason of two lines.
+			 */
+			CHECK(ends_with(err, ": duplicate key"));
+			known_bug("the duplicate-key reason is not one line");
+		}
 		tt_event_fini(&ev);
 		return 0;
 	}

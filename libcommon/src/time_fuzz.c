@@ -12,6 +12,7 @@
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,10 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_END_MS INT64_C(253402300800000)
 #define DAY_MS      INT64_C(86400000)
 
-#define CHECK(cond)                      \
-	do {                             \
-		if (!(cond))             \
-			__builtin_trap(); \
+/* An invariant: when it fails, say which (libFuzzer keeps the input). */
+#define CHECK(cond)                                                          \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
+			    __FILE__, __LINE__, #cond);                      \
+			__builtin_trap();                                    \
+		}                                                            \
 	} while (0)
 
 static void
