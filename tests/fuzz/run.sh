@@ -21,10 +21,10 @@ root=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd -P)
 build=$root/build-fuzz
 seconds=${TT_FUZZ_SECONDS:-20}
 jobs=${TT_JOBS:-2}
-[[ $seconds =~ ^[0-9]+$ ]] && ((seconds > 0)) || {
+if ! [[ $seconds =~ ^[0-9]+$ ]] || ((seconds == 0)); then
 	echo "run.sh: TT_FUZZ_SECONDS must be a positive number of seconds" >&2
 	exit 2
-}
+fi
 
 # Largest input per target: a whole message body for event (64 KiB), a bit
 # past each parser's own limit or typical size for the others.

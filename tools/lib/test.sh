@@ -2,10 +2,12 @@
 # test.sh - `tt test`: every test, from a fresh machine with nothing running.
 #
 # Stages, in order: setup; build and build --asan; ctest (cmocka unit tests)
-# in build-asan; stack up; a fresh database tickettoken_test, migrated;
-# node --test over tests/e2e/ and tests/deploy/ (*.test.mjs) against the
-# ASan/UBSan binaries; the banned-call checker. Each ctest case and each node
-# test counts as one result, every other stage as one. The last line is
+# in build-asan; the libFuzzer targets (tests/fuzz/run.sh: clang build in
+# build-fuzz/, TT_FUZZ_SECONDS, default 15, per target); stack up; a fresh
+# database tickettoken_test, migrated; node --test over tests/e2e/ and
+# tests/deploy/ (*.test.mjs) against the ASan/UBSan binaries; the
+# banned-call checker. Each ctest case, each fuzz target and each node test
+# counts as one result, every other stage as one. The last line is
 # "N passed, N failed"; the exit status is non-zero when anything failed.
 #
 # The stack is stopped at the end when this run started it, unless
@@ -59,6 +61,27 @@ t_ctest() {
 		printf '== ctest %s: no tests registered\n' "$sel"
 	else
 		t_result "ctest $sel (exited $rc)" fail
+	fi
+	rm -f "$log"
+}
+
+# tests/fuzz/run.sh for TT_FUZZ_SECONDS (15) per target; each target is one
+# result, read from the script's last line "N passed, N failed".
+t_fuzz() {
+	local log rc=0 line
+	log=$(mktemp)
+	TT_FUZZ_SECONDS=${TT_FUZZ_SECONDS:-15} TT_JOBS=$TT_JOBS \
+		bash "$TT_ROOT/tests/fuzz/run.sh" 2>&1 | tee "$log" || rc=$?
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1 || true)
+	if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		T_PASS=$((T_PASS + BASH_REMATCH[1]))
+		T_FAIL=$((T_FAIL + BASH_REMATCH[2]))
+		local name
+		while read -r name; do
+			T_FAILED_NAMES+=("fuzz-$name")
+		done < <(sed -n 's/^fuzz \([A-Za-z0-9_]*\) *FAILED.*/\1/p' "$log")
+	else
+		t_result "fuzz (run.sh exited $rc without a summary)" fail
 	fi
 	rm -f "$log"
 }
@@ -123,6 +146,11 @@ cmd_test() {
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 			t_ctest "$TT_ROOT/build-asan" "-L unit" "$TT_JOBS"
 	fi
+
+	t_stage "fuzz (libFuzzer + ASan/UBSan, ${TT_FUZZ_SECONDS:-15}s per target)"
+	local fuzz_start=$SECONDS
+	t_fuzz
+	printf '== fuzz stage took %ds\n' $((SECONDS - fuzz_start))
 
 	t_stage "stack up"
 	local started_stack=0 stack_ok=0
