@@ -112,6 +112,30 @@ describe('ingest: 10,000 events, 10% re-published, 1% malformed', { timeout: 240
     await assertRedisCounters(w, exp);
   });
 
+  it('health and Prometheus endpoints on HEALTH_PORT answer with the seed\'s shapes', async () => {
+    const get = async (p) => {
+      const res = await fetch(`http://127.0.0.1:${ingest.healthPort}${p}`, { signal: AbortSignal.timeout(5000) });
+      return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text() };
+    };
+    const h = await get('/health');
+    assert.equal(h.status, 200, h.text);
+    assert.deepEqual(JSON.parse(h.text), { success: true, data: { status: 'ok' } });
+    const r = await get('/health/ready');
+    assert.equal(r.status, 200, r.text);
+    const ready = JSON.parse(r.text);
+    assert.equal(ready.success, true, r.text);
+    assert.equal(ready.data?.status, 'ready', r.text);
+    assert.equal(ready.data?.services?.database, 'ok', r.text);
+    assert.equal(ready.data?.services?.redis, 'ok', r.text);
+    const live = await get('/health/live');
+    assert.equal(live.status, 200, live.text);
+    const m = await get('/metrics');
+    assert.equal(m.status, 200);
+    assert.match(m.type, /^text\/plain/);
+    assert.match(m.text, /^# TYPE \S+ histogram$/m);
+    assert.match(m.text, /^\S+_bucket\{[^}]*le="\+Inf"[^}]*\} \d+/m);
+  });
+
   it('SIGTERM: exit code 0, no sanitizer report', async () => {
     await ingest.stopClean();
   });

@@ -83,7 +83,7 @@ export const logRoot = path.join(os.tmpdir(), `tt-e2e-${process.pid}`);
 // --------------------------------------------------------------- services
 
 const running = new Set();
-process.on('exit', () => {
+process.on('exit', (code) => {
   // A test that threw before its cleanup ran must not leave binaries behind.
   for (const s of running) {
     try {
@@ -91,6 +91,10 @@ process.on('exit', () => {
     } catch {
       /* already gone */
     }
+  }
+  // Keep the services' logs only when something failed (failure messages name them).
+  if (code === 0 && !process.exitCode && running.size === 0 && process.env.TT_E2E_KEEP_LOGS !== '1') {
+    fs.rmSync(logRoot, { recursive: true, force: true });
   }
 });
 
