@@ -105,6 +105,8 @@ function mutations(type, base) {
   add('id with a space and a slash', 'id', (e) => { e.id = `${e.id} x/y`; });
   add('occurredAt without offset', 'occurredAt', (e) => { e.occurredAt = e.occurredAt.replace(/(Z|[+-]\d\d:\d\d)$/i, ''); });
   add('occurredAt with a ±hhmm offset', 'occurredAt', (e) => { e.occurredAt = e.occurredAt.replace(/(Z|[+-]\d\d:\d\d)$/i, '+0100'); });
+  add('occurredAt with offset +24:00', 'occurredAt', (e) => { e.occurredAt = e.occurredAt.replace(/(Z|[+-]\d\d:\d\d)$/i, '+24:00'); });
+  add('occurredAt in 1999', 'occurredAt', (e) => { e.occurredAt = e.occurredAt.replace(/^\d{4}/, '1999'); });
   add('venueId with a slash', 'venueId', (e) => { e.venueId = `${e.venueId}/1`; });
   add('data an array', 'data', (e) => { e.data = []; });
   add('data null', 'data', (e) => { e.data = null; });
@@ -219,7 +221,8 @@ describe('proto/events: schemas and examples', () => {
       assert.deepEqual(contractProblems('user.login', at(s)), [], s);
     }
     for (const s of ['2026-11-24T08:12:09', '2026-11-24 08:12:09Z', '2026-11-24T08:12:09+0530', '2026-11-24', '2026-11-24T08:12Z',
-      '2026-02-30T08:12:09Z', '2026-11-24T24:00:00Z', '2026-11-24T08:12:09.1234567890Z']) {
+      '2026-02-30T08:12:09Z', '2026-11-24T24:00:00Z', '2026-11-24T08:12:09.1234567890Z', '2026-11-24T08:12:09+24:00',
+      '2026-11-24T08:12:09+05:60', '1999-12-31T23:59:59Z']) {
       assert.notDeepEqual(contractProblems('user.login', at(s)), [], s);
     }
   });
@@ -327,7 +330,8 @@ describe('ingest (event.c) agrees with proto/events', { timeout: 180000 }, () =>
     for (const g of good) assert.deepEqual(contractProblems(g.ev.type, g.ev), [], g.ev.type);
   });
 
-  it(`drains: ${TYPES.length} examples stored, every mutation dead-lettered, queue empty`, () => {
+  it(`drains: ${TYPES.length} examples stored, every mutation dead-lettered, queue empty`, (t) => {
+    t.diagnostic(`${good.length} examples and ${bad.length} mutated copies published, interleaved`);
     assert.ok(ingest.alive, `ingest died: ${JSON.stringify(ingest.exitInfo)} (logs: ${ingest.logs})`);
     assert.deepEqual(drained.value, { stored: good.length, dead: bad.length, ready: 0 },
       `not drained after ${drained.ms} ms (logs: ${ingest.logs})`);
