@@ -27,6 +27,12 @@ tt_bus_pub_open(tt_bus **out, const char *url, char *err, size_t errlen)
 		free(b);
 		return tt_seterr(err, errlen, TT_EBUS, "nng pub: %s", nng_strerror(rv));
 	}
+	/*
+	 * nng queues 16 messages per subscriber by default and drops beyond
+	 * that; one batch publishes thousands. Lossy stays lossy, but only
+	 * under real overload.
+	 */
+	nng_setopt_int(b->sock, NNG_OPT_SENDBUF, TT_BUS_SENDBUF);
 	if ((rv = nng_listen(b->sock, url, NULL, 0)) != 0) {
 		nng_close(b->sock);
 		free(b);

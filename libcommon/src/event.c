@@ -211,8 +211,11 @@ get_string(const cJSON *obj, const char *key, const char *path, bool required,
 	}
 	if (!cJSON_IsString(v) || v->valuestring == NULL)
 		return tt_seterr(err, errlen, TT_EINVAL, "%s: must be a string", path);
-	size_t n = strlen(v->valuestring);
-	if (n == 0 || n > maxlen)
+	size_t n = strlen(v->valuestring), chars = 0;
+	/* Characters, as JSON Schema's maxLength counts them (input is valid UTF-8). */
+	for (size_t i = 0; i < n; i++)
+		chars += ((unsigned char)v->valuestring[i] & 0xc0) != 0x80;
+	if (chars == 0 || chars > maxlen)
 		return tt_seterr(err, errlen, TT_EINVAL,
 		    "%s: must be 1 to %zu characters", path, maxlen);
 	if (idchars && !id_chars_ok(v->valuestring, n))

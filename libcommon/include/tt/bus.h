@@ -16,6 +16,7 @@
 
 #define TT_BUS_VERSION "tt1"
 #define TT_BUS_MAX_MSG (256 * 1024)
+#define TT_BUS_SENDBUF 8192   /* messages queued per subscriber before drops (nng max) */
 
 typedef struct tt_bus tt_bus;
 
