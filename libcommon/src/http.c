@@ -888,8 +888,12 @@ http_process(tt_http_req *req)
 	req->route = route_find(srv, req->method, seg, n, &path_known, &allow);
 
 	if (req->body_too_big) {
+		tt_http_details d;
 		req->close = true;
-		tt_http_respond_status(req, 413);
+		tt_http_details_init(&d);
+		tt_http_details_add(&d, "body", "must be at most %zu bytes", srv->o.max_body);
+		tt_http_respond_error(req, 413, "PAYLOAD_TOO_LARGE", "Request body too large", &d);
+		tt_http_details_fini(&d);
 	} else if (req->body_incomplete) {
 		req->close = true;
 		tt_http_respond_error(req, 400, "VALIDATION_ERROR", "Incomplete request body", NULL);

@@ -465,7 +465,8 @@ test_body_limit_gives_413_and_close(void **state)
 	inject(srv, "POST", "/echo", NULL, "0123456789abcdefX", &r);
 	assert_int_equal(r.status, 413);
 	assert_string_equal(r.body, "{\"success\":false,\"error\":\"Request body too large\","
-	    "\"code\":\"PAYLOAD_TOO_LARGE\"}");
+	    "\"code\":\"PAYLOAD_TOO_LARGE\",\"details\":[{\"field\":\"body\","
+	    "\"message\":\"must be at most 16 bytes\"}]}");
 	assert_non_null(resp_header(&r, "Connection", v, sizeof(v)));
 	assert_string_equal(v, "close");
 	free(r.body);

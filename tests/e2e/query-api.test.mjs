@@ -305,7 +305,7 @@ describe('query-api REST contract', { timeout: 300000 }, () => {
       assert.deepEqual(await metricRows(venueC), []);
     });
 
-    it('an oversized body (2 MiB) -> 400 with details; nothing stored', async () => {
+    it('an oversized body (2 MiB) -> 413 PAYLOAD_TOO_LARGE with details naming the limit; nothing stored', async () => {
       const file = path.join(logRoot, 'oversized.json');
       fs.mkdirSync(logRoot, { recursive: true });
       fs.writeFileSync(file, JSON.stringify({ venueId: venueC, metricType: 'sales', value: 1, dimensions: { blob: 'x'.repeat(2 * 1024 * 1024) } }));
@@ -314,7 +314,12 @@ describe('query-api REST contract', { timeout: 300000 }, () => {
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${venueToken(venueC)}` },
       });
       fs.rmSync(file, { force: true });
-      assertValidation(r, [], 'POST /metrics with a 2 MiB body');
+      // 413 is HTTP's answer to a body over the limit; the envelope says which limit.
+      assert.equal(r.status, 413, 'POST /metrics with a 2 MiB body');
+      assert.deepEqual(r.json, {
+        success: false, error: 'Request body too large', code: 'PAYLOAD_TOO_LARGE',
+        details: [{ field: 'body', message: 'must be at most 1048576 bytes' }],
+      });
       assert.deepEqual(await metricRows(venueC), []);
       // The server is still fine afterwards.
       assert.equal((await api(base).get('/health')).status, 200);
