@@ -771,19 +771,47 @@ params_decode(tt_http_req *req, const http_seg *seg)
 	return TT_OK;
 }
 
+/*
+ * The path as the route sees it: the pattern's literals and the decoded
+ * :params, so that "/Summary", "/summary/" and "/summary" share one
+ * rate-limit window instead of giving a client three. "" when too long
+ * (the caller then counts by pattern).
+ */
+static void
+canonical_path(const tt_http_req *req, char *buf, size_t len)
+{
+	const http_route *r = req->route;
+	tt_strbuf b;
+	int p = 0;
+
+	tt_strbuf_init_fixed(&b, buf, len);
+	if (r->nseg == 0)
+		tt_strbuf_putc(&b, '/');
+	for (int i = 0; i < r->nseg; i++) {
+		tt_strbuf_putc(&b, '/');
+		if (r->seg[i].param)
+			tt_strbuf_puts(&b, req->pval[p++]);
+		else
+			tt_strbuf_put(&b, r->seg[i].s, r->seg[i].n);
+	}
+	if (tt_strbuf_truncated(&b))
+		buf[0] = '\0';
+}
+
 static bool
 ratelimit_apply(tt_http_req *req)
 {
 	tt_http_server *srv = req->srv;
 	tt_ratelimit_result res;
 	tt_redis *r;
-	char num[32];
+	char num[32], path[TT_RATELIMIT_KEY_MAX];
 	tt_err e;
 
 	if (srv->o.rate_limit_max <= 0)
 		return true;
 	r = srv->o.redis != NULL ? srv->o.redis() : NULL;
-	e = tt_ratelimit_check(r, req->client_ip, req->path, srv->o.rate_limit_max,
+	canonical_path(req, path, sizeof(path));
+	e = tt_ratelimit_check(r, req->client_ip, path, srv->o.rate_limit_max,
 	    srv->o.rate_limit_window, &res, NULL, 0);
 	if (e == TT_ETOOBIG || e == TT_EINVAL)   /* key: an absurd path, count by route */
 		e = tt_ratelimit_check(r, req->client_ip, req->route->pattern,
@@ -921,6 +949,7 @@ http_process(tt_http_req *req)
 		} else if (tt_strbuf_truncated(&req->resp)) {
 			tt_log(TT_LOG_ERROR, "response too large", "route",
 			    req->route->pattern, "request_id", req->request_id, NULL);
+			tt_strbuf_fini(&req->resp);
 			tt_strbuf_init(&req->resp, TT_HTTP_RESPONSE_MAX);
 			tt_http_respond_status(req, 500);
 		}

@@ -802,13 +802,19 @@ test_rate_limit_gives_429_with_retry_after(void **state)
 		free(r.body);
 	}
 	/* The protected one: 2 pass, the 3rd is refused even before auth. */
+	snprintf(key, sizeof(key), "rate_limit:127.0.0.1:/private");
+	const char *del[] = { "DEL", key };
+	tt_redis_cmd(test_redis, NULL, 2, del, NULL, NULL, 0);
 	inject(srv, "GET", "/private", h, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(resp_header(&r, "X-RateLimit-Remaining", v, sizeof(v)));
 	assert_string_equal(v, "1");
 	free(r.body);
-	inject(srv, "GET", "/private", NULL, NULL, &r);
+	/* Spelling variants of one route share its window. */
+	inject(srv, "GET", "/PRIVATE/", NULL, NULL, &r);
 	assert_int_equal(r.status, 401);
+	assert_non_null(resp_header(&r, "X-RateLimit-Remaining", v, sizeof(v)));
+	assert_string_equal(v, "0");
 	free(r.body);
 	inject(srv, "GET", "/private", h, NULL, &r);
 	assert_int_equal(r.status, 429);
@@ -818,8 +824,6 @@ test_rate_limit_gives_429_with_retry_after(void **state)
 	assert_in_range(strtol(v, NULL, 10), 1, 5);
 	free(r.body);
 
-	snprintf(key, sizeof(key), "rate_limit:127.0.0.1:/private");
-	const char *del[] = { "DEL", key };
 	tt_redis_cmd(test_redis, NULL, 2, del, NULL, NULL, 0);
 	tt_http_server_free(srv);
 	tt_redis_free(test_redis);
