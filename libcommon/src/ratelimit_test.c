@@ -104,6 +104,15 @@ live_redis(void)
 	return r;
 }
 
+/* Skips without a Redis, unless the caller promised one (tools/tt test). */
+static void
+no_redis(void)
+{
+	if (getenv("TT_REQUIRE_SERVERS") != NULL)
+		fail_msg("no Redis at REDIS_HOST:REDIS_PORT although TT_REQUIRE_SERVERS is set");
+	skip();
+}
+
 static void
 test_window_counts_then_refuses(void **state)
 {
@@ -113,7 +122,7 @@ test_window_counts_then_refuses(void **state)
 	char ip[64], err[128];
 
 	if (r == NULL)
-		skip();
+		no_redis();
 	snprintf(ip, sizeof(ip), "unit-%ld", (long)getpid());
 	for (int i = 1; i <= 3; i++) {
 		assert_int_equal(tt_ratelimit_check(r, ip, "/w", 3, 5, &res, err, sizeof(err)), TT_OK);
@@ -149,6 +158,86 @@ test_window_counts_then_refuses(void **state)
 	tt_redis_free(r);
 }
 
+static void
+del_key(tt_redis *r, const char *ip, const char *path)
+{
+	char key[TT_RATELIMIT_KEY_MAX];
+	tt_ratelimit_key(key, sizeof(key), ip, path);
+	const char *del[] = { "DEL", key };
+	tt_redis_cmd(r, NULL, 2, del, NULL, NULL, 0);
+}
+
+static int64_t
+redis_count(tt_redis *r, const char *ip, const char *path)
+{
+	char key[TT_RATELIMIT_KEY_MAX], err[128];
+	redisReply *rep = NULL;
+	int64_t v = -1;
+	tt_ratelimit_key(key, sizeof(key), ip, path);
+	const char *get[] = { "GET", key };
+	assert_int_equal(tt_redis_cmd(r, &rep, 2, get, NULL, err, sizeof(err)), TT_OK);
+	if (rep->type == REDIS_REPLY_STRING)
+		assert_int_equal(tt_parse_i64(rep->str, rep->len, 0, INT64_MAX, &v), TT_OK);
+	freeReplyObject(rep);
+	return v;
+}
+
+static void
+test_large_limits_take_counts_in_leases(void **state)
+{
+	(void)state;
+	tt_redis *r = live_redis();
+	tt_ratelimit_result res;
+	char ip[64], err[128];
+
+	if (r == NULL)
+		no_redis();
+	/* max 100000: leases of 100000 / 100 = 1000 counts. */
+	snprintf(ip, sizeof(ip), "lease-%ld", (long)getpid());
+	del_key(r, ip, "/l");
+	for (int i = 1; i <= 1500; i++) {
+		assert_int_equal(tt_ratelimit_check(r, ip, "/l", 100000, 30, &res, err, sizeof(err)), TT_OK);
+		assert_true(res.allowed);
+		assert_int_equal(res.count, i);   /* numbered in order, none skipped */
+		assert_int_equal(res.remaining, 100000 - i);
+	}
+	/* Two leases were taken: Redis counted 2 x 1000, not 1500 round trips. */
+	assert_int_equal(redis_count(r, ip, "/l"), 2000);
+	del_key(r, ip, "/l");
+	tt_redis_free(r);
+}
+
+static void
+test_leases_never_allow_more_than_the_limit(void **state)
+{
+	(void)state;
+	tt_redis *r = live_redis();
+	tt_ratelimit_result res;
+	char ip[64], err[128];
+	int allowed = 0;
+
+	if (r == NULL)
+		no_redis();
+	/* max 2500: leases of 25; another replica took 10 counts meanwhile. */
+	snprintf(ip, sizeof(ip), "lease-max-%ld", (long)getpid());
+	del_key(r, ip, "/m");
+	for (int i = 0; i < 3000; i++) {
+		if (i == 100) {
+			char key[TT_RATELIMIT_KEY_MAX];
+			tt_ratelimit_key(key, sizeof(key), ip, "/m");
+			const char *incr[] = { "INCRBY", key, "10" };
+			assert_int_equal(tt_redis_cmd(r, NULL, 3, incr, NULL, err, sizeof(err)), TT_OK);
+		}
+		assert_int_equal(tt_ratelimit_check(r, ip, "/m", 2500, 30, &res, err, sizeof(err)), TT_OK);
+		allowed += res.allowed;
+	}
+	/* Every count <= 2500 was handed out once, 10 of them to the other replica. */
+	assert_int_equal(allowed, 2490);
+	del_key(r, ip, "/m");
+	tt_redis_free(r);
+}
+
+
 int
 main(void)
 {
@@ -159,6 +248,8 @@ main(void)
 		cmocka_unit_test(test_no_connection_fails_open_and_counts),
 		cmocka_unit_test(test_unreachable_redis_fails_open),
 		cmocka_unit_test(test_window_counts_then_refuses),
+		cmocka_unit_test(test_large_limits_take_counts_in_leases),
+		cmocka_unit_test(test_leases_never_allow_more_than_the_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -178,7 +178,8 @@ cmd_test() {
 		# C tests with another label than unit need the servers: run them now.
 		if (cd "$TT_ROOT/build-asan" && ctest -N -LE unit | grep -q '^ *Test *#'); then
 			t_stage "other ctest tests (ctest -LE unit, with the stack)"
-			t_ctest "$TT_ROOT/build-asan" "-LE unit" 1
+			# The servers are up: a test that cannot reach them must fail, not skip.
+			TT_REQUIRE_SERVERS=1 t_ctest "$TT_ROOT/build-asan" "-LE unit" 1
 		fi
 		t_stage "end-to-end tests (tests/e2e)"
 		local port
