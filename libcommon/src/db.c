@@ -173,11 +173,10 @@ tt_db_release(tt_db *db, PGconn *conn, int broken)
 	pthread_mutex_unlock(&db->mtx);
 }
 
-tt_err
-tt_db_exec(PGconn *conn, const char *sql, int nparams,
-    const char *const *params, PGresult **res, char *err, size_t errlen)
+/* Turns a finished PGresult into TT_OK / TT_EDB / TT_ECONN (see tt_db_exec). */
+static tt_err
+db_result(PGconn *conn, PGresult *r, PGresult **res, char *err, size_t errlen)
 {
-	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ExecStatusType st = r != NULL ? PQresultStatus(r) : PGRES_FATAL_ERROR;
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
@@ -199,6 +198,32 @@ tt_db_exec(PGconn *conn, const char *sql, int nparams,
 	tt_seterr(err, errlen, TT_EDB, "%s: %s", state ? state : "XX000", msg ? msg : "error");
 	PQclear(r);
 	return TT_EDB;
+}
+
+tt_err
+tt_db_exec(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, PGresult **res, char *err, size_t errlen)
+{
+	return db_result(conn, PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0),
+	    res, err, errlen);
+}
+
+tt_err
+tt_db_exec_prepared(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, PGresult **res, char *err, size_t errlen)
+{
+	PGresult *r = PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0);
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	/* 26000 invalid_sql_statement_name: not prepared on this connection yet. */
+	if (state == NULL || strcmp(state, "26000") != 0)
+		return db_result(conn, r, res, err, errlen);
+	PQclear(r);
+	tt_err e = db_result(conn, PQprepare(conn, name, sql, nparams, NULL), NULL, err, errlen);
+	if (e != TT_OK)
+		return e;
+	return db_result(conn, PQexecPrepared(conn, name, nparams, params, NULL, NULL, 0),
+	    res, err, errlen);
 }
 
 tt_err

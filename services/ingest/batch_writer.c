@@ -170,7 +170,7 @@ batch_write(ingest_ctx *ctx, PGconn *conn, batch_item *items, int n,
 		params[c] = tt_strbuf_str(&cols[c]);
 	}
 
-	e = tt_db_exec(conn, batch_sql, NCOLS, params, &res, err, errlen);
+	e = tt_db_exec_prepared(conn, "ingest_batch", batch_sql, NCOLS, params, &res, err, errlen);
 	if (e == TT_EDB && data_error(err))
 		e = TT_EINVAL;
 	if (e != TT_OK)

@@ -41,6 +41,16 @@ void tt_db_release(tt_db *db, PGconn *conn, int broken);
 tt_err tt_db_exec(PGconn *conn, const char *sql, int nparams,
     const char *const *params, PGresult **res, char *err, size_t errlen);
 
+/*
+ * Like tt_db_exec, through a named prepared statement: the first use on a
+ * connection prepares sql under name (and after a reconnection, when the
+ * server answers that the statement does not exist), later uses only
+ * execute it, so a hot statement is planned once per connection instead of
+ * on every call. name must be unique per distinct sql in the process.
+ */
+tt_err tt_db_exec_prepared(PGconn *conn, const char *name, const char *sql,
+    int nparams, const char *const *params, PGresult **res, char *err, size_t errlen);
+
 /* SELECT 1 round-trip; *latency_ms set on success. */
 tt_err tt_db_ping(tt_db *db, double *latency_ms, char *err, size_t errlen);
 
