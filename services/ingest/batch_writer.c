@@ -1,9 +1,10 @@
 /*
  * batch_writer.c - one statement per batch: dedup, raw insert, counters.
  *
- * The batch travels as ten parallel arrays (PostgreSQL array literals in
- * text form) and one statement does all of it, so it is atomic without an
- * explicit transaction and costs one round trip:
+ * The batch travels as nine parallel arrays (PostgreSQL array literals in
+ * text form) and one JSON array of the payloads (parsed once as jsonb, with
+ * no escaping on our side), and one prepared statement does all of it, so it
+ * is atomic without an explicit transaction and costs one round trip:
  *
  *   input  -> INSERT raw_event_ids ON CONFLICT DO NOTHING RETURNING id   (dedup)
  *          -> INSERT raw_events for those ids only                     (raw store)
@@ -27,10 +28,12 @@
 
 static const char batch_sql[] =
     "WITH input AS ("
-    "  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
-    "    $5::text[], $6::text[], $7::timestamptz[], $8::bigint[], $9::int[], $10::text[])"
+    "  SELECT t.*, p.payload FROM unnest($1::text[], $2::text[], $3::text[], $4::text[],"
+    "    $5::text[], $6::text[], $7::timestamptz[], $8::bigint[], $9::int[])"
     "  WITH ORDINALITY AS t(id, type, venue_id, event_id, customer_hash, session_id,"
-    "    occurred_at, revenue_cents, quantity, payload, ord)"
+    "    occurred_at, revenue_cents, quantity, ord)"
+    "  JOIN jsonb_array_elements($10::jsonb) WITH ORDINALITY AS p(payload, pord)"
+    "    ON p.pord = t.ord"
     "), ids AS ("
     "  INSERT INTO raw_event_ids (id, occurred_at) SELECT id, occurred_at FROM input"
     "  ON CONFLICT (id) DO NOTHING RETURNING id"
@@ -38,7 +41,7 @@ static const char batch_sql[] =
     "  INSERT INTO raw_events (id, type, venue_id, event_id, customer_hash, session_id,"
     "    occurred_at, revenue_cents, quantity, payload)"
     "  SELECT i.id, i.type, i.venue_id, i.event_id, i.customer_hash, i.session_id,"
-    "    i.occurred_at, i.revenue_cents, i.quantity, i.payload::jsonb"
+    "    i.occurred_at, i.revenue_cents, i.quantity, i.payload"
     "  FROM input i JOIN ids ON ids.id = i.id"
     "  RETURNING id, venue_id, occurred_at, revenue_cents, quantity"
     "), agg AS ("
@@ -140,7 +143,7 @@ batch_write(ingest_ctx *ctx, PGconn *conn, batch_item *items, int n,
 
 	for (int c = 0; c < NCOLS; c++) {
 		tt_strbuf_init(&cols[c], ARRAY_MAX);
-		tt_strbuf_putc(&cols[c], '{');
+		tt_strbuf_putc(&cols[c], c == NCOLS - 1 ? '[' : '{');
 	}
 	for (int i = 0; i < n; i++) {
 		const tt_event *ev = &items[i].ev;
@@ -158,11 +161,14 @@ batch_write(ingest_ctx *ctx, PGconn *conn, batch_item *items, int n,
 		arr_elem(&cols[6], ts, first);
 		arr_elem(&cols[7], rev, first);
 		arr_elem(&cols[8], qty, first);
-		arr_elem(&cols[9], items[i].json, first);
+		/* The payloads are JSON already: the tenth column is a JSON array. */
+		if (!first)
+			tt_strbuf_putc(&cols[9], ',');
+		tt_strbuf_puts(&cols[9], items[i].json);
 		items[i].is_new = false;
 	}
 	for (int c = 0; c < NCOLS; c++) {
-		tt_strbuf_putc(&cols[c], '}');
+		tt_strbuf_putc(&cols[c], c == NCOLS - 1 ? ']' : '}');
 		if (tt_strbuf_truncated(&cols[c])) {
 			e = tt_seterr(err, errlen, TT_ETOOBIG, "batch larger than %d bytes", ARRAY_MAX);
 			goto out;
@@ -170,7 +176,7 @@ batch_write(ingest_ctx *ctx, PGconn *conn, batch_item *items, int n,
 		params[c] = tt_strbuf_str(&cols[c]);
 	}
 
-	e = tt_db_exec_prepared(conn, "ingest_batch", batch_sql, NCOLS, params, &res, err, errlen);
+	e = tt_db_exec_prepared(conn, "ingest_batch_v2", batch_sql, NCOLS, params, &res, err, errlen);
 	if (e == TT_EDB && data_error(err))
 		e = TT_EINVAL;
 	if (e != TT_OK)
