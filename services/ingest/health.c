@@ -11,59 +11,18 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tt/health.h"
 #include "tt/http.h"
 #include "tt/log.h"
 
-static void
-on_health(tt_http_req *req, void *udata)
+/* RabbitMQ is "ok" while the consumer holds a consuming channel. */
+static tt_err
+check_consuming(void *udata, double *latency_ms, char *err, size_t errlen)
 {
-	(void)udata;
-	tt_http_respond_data(req, 200, "{\"status\":\"ok\"}");
-}
+	const ingest_ctx *ctx = udata;
 
-static void
-on_live(tt_http_req *req, void *udata)
-{
-	(void)udata;
-	tt_http_respond_data(req, 200, "{\"status\":\"alive\"}");
-}
-
-static void
-on_ready(tt_http_req *req, void *udata)
-{
-	ingest_ctx *ctx = udata;
-	char err[256], body[256];
-	bool db = tt_db_ping(ctx->db, NULL, err, sizeof(err)) == TT_OK;
-	tt_redis *r = tt_redis_thread();
-	bool redis = r != NULL && tt_redis_ping(r, NULL, err, sizeof(err)) == TT_OK;
-	bool amqp = ctx->amqp_up != 0;
-	bool ready = db && amqp;
-
-	snprintf(body, sizeof(body),
-	    "{\"success\":%s,\"data\":{\"status\":\"%s\",\"services\":{"
-	    "\"database\":\"%s\",\"redis\":\"%s\",\"rabbitmq\":\"%s\"}}}",
-	    ready ? "true" : "false", ready ? "ready" : "not_ready",
-	    db ? "ok" : "error", redis ? "ok" : "error", amqp ? "ok" : "error");
-	tt_http_respond(req, ready ? 200 : 503, NULL, body, strlen(body));
-}
-
-static void
-on_dependencies(tt_http_req *req, void *udata)
-{
-	ingest_ctx *ctx = udata;
-	char err[256], body[512];
-	double pg_ms = 0, redis_ms = 0;
-	bool db = tt_db_ping(ctx->db, &pg_ms, err, sizeof(err)) == TT_OK;
-	tt_redis *r = tt_redis_thread();
-	bool redis = r != NULL && tt_redis_ping(r, &redis_ms, err, sizeof(err)) == TT_OK;
-
-	snprintf(body, sizeof(body),
-	    "{\"postgres\":{\"status\":\"%s\",\"latency\":%.2f},"
-	    "\"redis\":{\"status\":\"%s\",\"latency\":%.2f},"
-	    "\"rabbitmq\":{\"status\":\"%s\"}}",
-	    db ? "ok" : "error", pg_ms, redis ? "ok" : "error", redis_ms,
-	    ctx->amqp_up ? "ok" : "error");
-	tt_http_respond_data(req, 200, body);
+	*latency_ms = 0;
+	return ctx->amqp_up ? TT_OK : tt_seterr(err, errlen, TT_ECONN, "not consuming");
 }
 
 void *
@@ -79,11 +38,13 @@ health_start(ingest_ctx *ctx)
 	o.threads = 4;
 	o.rate_limit_max = 0;
 	o.access_log = false;
+	const tt_health_check checks[] = {
+		{ "postgres", "database", true, tt_health_check_postgres, ctx->db },
+		{ "redis", "redis", false, tt_health_check_redis, NULL },
+		{ "rabbitmq", "rabbitmq", true, check_consuming, ctx },
+	};
 	if (tt_http_server_new(&srv, &o, err, sizeof(err)) != TT_OK ||
-	    tt_http_route(srv, "GET", "/health", TT_HTTP_PUBLIC, on_health, ctx) != TT_OK ||
-	    tt_http_route(srv, "GET", "/health/live", TT_HTTP_PUBLIC, on_live, ctx) != TT_OK ||
-	    tt_http_route(srv, "GET", "/health/ready", TT_HTTP_PUBLIC, on_ready, ctx) != TT_OK ||
-	    tt_http_route(srv, "GET", "/health/dependencies", TT_HTTP_PUBLIC, on_dependencies, ctx) != TT_OK ||
+	    tt_health_register(srv, checks, sizeof(checks) / sizeof(checks[0])) != TT_OK ||
 	    tt_http_server_start(srv, err, sizeof(err)) != TT_OK) {
 		tt_log(TT_LOG_ERROR, "health server failed", "error", err, NULL);
 		tt_http_server_free(srv);
