@@ -41,13 +41,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_LEEWAY 30
 
 /* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-			    __FILE__, __LINE__, #cond);                      \
-			__builtin_trap();                                    \
-		}                                                            \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(                                                                   \
+			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
 static tt_auth *verifier;
@@ -94,7 +94,8 @@ static bool
 genuinely_signed(const char *token, size_t len)
 {
 	const char *dot1 = memchr(token, '.', len);
-	const char *dot2 = dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	const char *dot2 =
+	    dot1 != NULL ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
 	unsigned char want[EVP_MAX_MD_SIZE], got[64];
 	unsigned int wantlen = 0;
 
@@ -102,8 +103,8 @@ genuinely_signed(const char *token, size_t len)
 		return false;
 	size_t signed_len = (size_t)(dot2 - token);
 	long gotlen = b64url_decode(dot2 + 1, len - signed_len - 1, got, sizeof(got));
-	if (HMAC(EVP_sha256(), FUZZ_SECRET, (int)strlen(FUZZ_SECRET),
-	    (const unsigned char *)token, signed_len, want, &wantlen) == NULL)
+	if (HMAC(EVP_sha256(), FUZZ_SECRET, (int)strlen(FUZZ_SECRET), (const unsigned char *)token,
+	        signed_len, want, &wantlen) == NULL)
 		return false;
 	return gotlen == (long)wantlen && memcmp(got, want, wantlen) == 0;
 }
@@ -154,8 +155,8 @@ check_claims(const tt_auth_claims *c)
 
 /* The outcome of one verification of token (NUL-terminated copy in str). */
 static void
-check_outcome(tt_err e, const tt_auth_claims *claims, const char *err,
-    const char *token, size_t len, const char *str)
+check_outcome(tt_err e, const tt_auth_claims *claims, const char *err, const char *token,
+    size_t len, const char *str)
 {
 	if (e == TT_OK) {
 		CHECK(genuinely_signed(token, len));
@@ -163,7 +164,7 @@ check_outcome(tt_err e, const tt_auth_claims *claims, const char *err,
 		return;
 	}
 	CHECK(e == TT_EAUTH || e == TT_EPARSE || e == TT_ETOOBIG);
-	CHECK(claims->user_id[0] == 'U');  /* untouched on failure */
+	CHECK(claims->user_id[0] == 'U'); /* untouched on failure */
 	CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
 	CHECK(strstr(err, FUZZ_SECRET) == NULL);
 	if (strlen(str) >= 16)
@@ -180,8 +181,8 @@ member_str(const cJSON *obj, const char *key)
 
 /* A verified self-signed token: the claims are the payload's, in force. */
 static void
-check_signed_claims(const uint8_t *hdr, size_t hn, const uint8_t *pl, size_t pn,
-    const tt_auth_claims *c)
+check_signed_claims(
+    const uint8_t *hdr, size_t hn, const uint8_t *pl, size_t pn, const tt_auth_claims *c)
 {
 	cJSON *h = cJSON_ParseWithLength((const char *)hdr, hn);
 	cJSON *p = cJSON_ParseWithLength((const char *)pl, pn);
@@ -202,7 +203,8 @@ check_signed_claims(const uint8_t *hdr, size_t hn, const uint8_t *pl, size_t pn,
 	}
 	v = cJSON_GetObjectItemCaseSensitive(p, "nbf");
 	if (v != NULL)
-		CHECK(cJSON_IsNumber(v) && FUZZ_NOW + FUZZ_LEEWAY >= (int64_t)floor(v->valuedouble));
+		CHECK(
+		    cJSON_IsNumber(v) && FUZZ_NOW + FUZZ_LEEWAY >= (int64_t)floor(v->valuedouble));
 	cJSON_Delete(h);
 	cJSON_Delete(p);
 }
@@ -226,8 +228,8 @@ fuzz_self_signed(const uint8_t *data, size_t size)
 	size_t n = b64url_encode(data, hn, token);
 	token[n++] = '.';
 	n += b64url_encode(nul + 1, pn, token + n);
-	if (HMAC(EVP_sha256(), FUZZ_SECRET, (int)strlen(FUZZ_SECRET),
-	    (const unsigned char *)token, n, mac, &maclen) == NULL) {
+	if (HMAC(EVP_sha256(), FUZZ_SECRET, (int)strlen(FUZZ_SECRET), (const unsigned char *)token,
+	        n, mac, &maclen) == NULL) {
 		free(token);
 		return;
 	}

@@ -20,13 +20,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-			    __FILE__, __LINE__, #cond);                      \
-			__builtin_trap();                                    \
-		}                                                            \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(                                                                   \
+			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
 /* Offset of the n-th '|' (1-based) in s[0..len), or len when absent. */

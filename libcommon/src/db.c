@@ -106,13 +106,7 @@ tt_db_acquire(tt_db *db, PGconn **conn, int timeout_ms, char *err, size_t errlen
 	struct timespec deadline;
 	db_slot *slot = NULL;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
+	deadline = tt_timespec_in(CLOCK_MONOTONIC, timeout_ms);
 
 	pthread_mutex_lock(&db->mtx);
 	for (;;) {

@@ -38,38 +38,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_HASH_KEY "fuzz-hash-key"
 /* date -u -d '2024-06-15T10:30:00Z' +%s%3N */
-#define FUZZ_NOW_MS   INT64_C(1718447400000)
+#define FUZZ_NOW_MS    INT64_C(1718447400000)
 #define FUZZ_FUTURE_MS INT64_C(300000)
 /* 2000-01-01T00:00:00Z, the earliest occurredAt accepted. */
-#define FUZZ_MIN_MS   INT64_C(946684800000)
+#define FUZZ_MIN_MS INT64_C(946684800000)
 
 static const tt_event_opts fuzz_opts = {
-	.hash_key = FUZZ_HASH_KEY,
-	.hash_key_len = sizeof(FUZZ_HASH_KEY) - 1,
-	.now_ms = FUZZ_NOW_MS,
-	.max_future_ms = FUZZ_FUTURE_MS,
+    .hash_key = FUZZ_HASH_KEY,
+    .hash_key_len = sizeof(FUZZ_HASH_KEY) - 1,
+    .now_ms = FUZZ_NOW_MS,
+    .max_future_ms = FUZZ_FUTURE_MS,
 };
 
 /* The personal keys of proto/README.md, removed at any depth. */
-static const char *const pii_keys[] = {
-	"firstName", "lastName", "fullName", "email", "phone", "phoneNumber",
-	"address", "street", "postalAddress", "dateOfBirth", NULL
-};
+static const char *const pii_keys[] = {"firstName", "lastName", "fullName", "email", "phone",
+    "phoneNumber", "address", "street", "postalAddress", "dateOfBirth", NULL};
 /* Objects in which "name" is personal too. */
-static const char *const person_keys[] = { "customer", "buyer", "user", NULL };
+static const char *const person_keys[] = {"customer", "buyer", "user", NULL};
 /* Keys whose values are replaced by HMAC-SHA256 hex. */
-static const char *const customer_id_keys[] = {
-	"userId", "customerId", "buyerId", "sellerId", NULL
-};
+static const char *const customer_id_keys[] = {"userId", "customerId", "buyerId", "sellerId", NULL};
 
 /* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-			    __FILE__, __LINE__, #cond);                      \
-			__builtin_trap();                                    \
-		}                                                            \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(                                                                   \
+			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
 /*
@@ -118,8 +114,8 @@ id_ok(const char *s, size_t max)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-'))
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		        c == '.' || c == '_' || c == ':' || c == '-'))
 			return false;
 	}
 	return true;
@@ -200,7 +196,7 @@ check_json(const tt_event *ev, const char *json)
 		CHECK(strcmp(s, ev->customer_hash) == 0);
 	else
 		CHECK(cJSON_GetObjectItemCaseSensitive(doc, "userId") == NULL &&
-		    ev->customer_hash[0] == '\0');
+		      ev->customer_hash[0] == '\0');
 	check_scrubbed(doc, false);
 	cJSON_Delete(doc);
 }
@@ -214,7 +210,7 @@ check_reparse(const tt_event *ev, const char *json)
 	char err[256];
 
 	if (n > TT_EVENT_MAX_BODY)
-		return;  /* hashed ids are longer than what they replace */
+		return; /* hashed ids are longer than what they replace */
 	CHECK(tt_event_parse(&again, json, n, &fuzz_opts, err, sizeof(err)) == TT_OK);
 	CHECK(strcmp(again.id, ev->id) == 0);
 	CHECK(strcmp(again.venue_id, ev->venue_id) == 0);
@@ -253,7 +249,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size > 0)
 		memcpy(body, data, size);
-	body[size] = 'X';  /* not a NUL: the parser must stop at size */
+	body[size] = 'X'; /* not a NUL: the parser must stop at size */
 	memset(err, 'E', sizeof(err));
 	e = tt_event_parse(&ev, body, size, &fuzz_opts, err, sizeof(err));
 	memset(body, 'Z', size + 1);

@@ -31,22 +31,22 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-			    __FILE__, __LINE__, #cond);                      \
-			__builtin_trap();                                    \
-		}                                                            \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(                                                                   \
+			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
-#define MODEL_KEY_MAX 256  /* tt_http_query_get decodes keys into 256 bytes */
+#define MODEL_KEY_MAX 256 /* tt_http_query_get decodes keys into 256 bytes */
 
 /* The decoding of s[0..n) in the model. */
 typedef struct {
-	char  *bytes;      /* decoded bytes, up to the first error */
-	size_t len;        /* how many */
-	bool   bad;        /* a bad escape or a NUL stopped the decoding */
+	char *bytes; /* decoded bytes, up to the first error */
+	size_t len;  /* how many */
+	bool bad;    /* a bad escape or a NUL stopped the decoding */
 } model_decoded;
 
 static int
@@ -136,9 +136,9 @@ check_url_decode(const char *s, size_t n, bool plus_space, size_t outlen)
 
 /* What the model of tt_http_query_get() finds for name in qs. */
 typedef struct {
-	bool          found;      /* a pair with that key */
-	bool          has_value;  /* it has a '=' */
-	model_decoded value;      /* its value, decoded (has_value only) */
+	bool found;          /* a pair with that key */
+	bool has_value;      /* it has a '=' */
+	model_decoded value; /* its value, decoded (has_value only) */
 } model_query;
 
 static bool
@@ -157,13 +157,14 @@ model_query_find(const char *qs, const char *name, model_query *q)
 			if (!model_decode(p, klen, true, &key))
 				return false;
 			bool match = !key.bad && key.len + 1 <= MODEL_KEY_MAX &&
-			    key.len == strlen(name) && memcmp(key.bytes, name, key.len) == 0;
+			             key.len == strlen(name) &&
+			             memcmp(key.bytes, name, key.len) == 0;
 			free(key.bytes);
 			if (match) {
 				q->found = true;
 				q->has_value = eq != NULL;
 				return eq == NULL ||
-				    model_decode(eq + 1, plen - klen - 1, true, &q->value);
+				       model_decode(eq + 1, plen - klen - 1, true, &q->value);
 			}
 		}
 		p += plen;
@@ -211,7 +212,7 @@ model_request_id_valid(const char *s)
 	size_t n = strlen(s);
 
 	return n >= 1 && n <= 128 &&
-	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n;
 }
 
 int
@@ -260,7 +261,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(qs);
 	free(name);
 
-	char one[1] = { 'X' };
+	char one[1] = {'X'};
 	CHECK(tt_http_query_get(NULL, "a", one, sizeof(one)) == TT_ENOTFOUND && one[0] == '\0');
 	return 0;
 }

@@ -28,13 +28,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-			    __FILE__, __LINE__, #cond);                      \
-			__builtin_trap();                                    \
-		}                                                            \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(                                                                   \
+			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
 static void
@@ -66,7 +66,7 @@ fuzz_text(const uint8_t *data, size_t size)
 	free(s);
 	if (e != TT_OK) {
 		CHECK(e == TT_EPARSE || e == TT_ERANGE);
-		CHECK(cents == INT64_MIN);  /* written on success only */
+		CHECK(cents == INT64_MIN); /* written on success only */
 		return;
 	}
 	check_format(cents);
@@ -74,7 +74,7 @@ fuzz_text(const uint8_t *data, size_t size)
 	/* Accepted text is only '-', digits and '.': strtod reads all of it. */
 	char num[64];
 	if (size >= sizeof(num))
-		return;  /* leading zeros; the value is covered by shorter inputs */
+		return; /* leading zeros; the value is covered by shorter inputs */
 	memcpy(num, data, size);
 	num[size] = '\0';
 	char *end = NULL;

@@ -16,6 +16,7 @@
  * a fresh replica) is answered by one EVAL, which also loads the script.
  */
 #include "tt/ratelimit.h"
+#include "tt/strparse.h"
 #include "tt/log.h"
 #include "tt/metrics.h"
 #include "tt/time.h"
@@ -120,15 +121,6 @@ lease_size(int max)
 	return l > LEASE_MAX ? LEASE_MAX : l;
 }
 
-static uint32_t
-key_hash(const char *k)
-{
-	uint32_t h = 2166136261u;
-	for (; *k != '\0'; k++)
-		h = (h ^ (unsigned char)*k) * 16777619u;
-	return h;
-}
-
 static void
 fill_result(tt_ratelimit_result *res, int64_t count, int max, int64_t ttl_ms)
 {
@@ -144,7 +136,7 @@ lease_take(const char *key, int max, tt_ratelimit_result *res)
 {
 	bool hit = false;
 	int64_t now = tt_mono_ms();
-	uint32_t h = key_hash(key);
+	uint32_t h = tt_hash_str(key);
 
 	pthread_mutex_lock(&lease_mtx);
 	for (int i = 0; leases != NULL && i < LEASE_PROBES && !hit; i++) {
@@ -166,7 +158,7 @@ static void
 lease_put(const char *key, int max, int64_t next, int64_t end, int64_t ttl_ms)
 {
 	int64_t now = tt_mono_ms();
-	uint32_t h = key_hash(key);
+	uint32_t h = tt_hash_str(key);
 	rl_lease *slot = NULL;
 
 	if (next > end || ttl_ms <= 0)

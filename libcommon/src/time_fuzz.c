@@ -25,13 +25,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define DAY_MS      INT64_C(86400000)
 
 /* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                          \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n",     \
-			    __FILE__, __LINE__, #cond);                      \
-			__builtin_trap();                                    \
-		}                                                            \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(                                                                   \
+			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
+			__builtin_trap();                                                          \
+		}                                                                                  \
 	} while (0)
 
 static void
@@ -58,8 +58,7 @@ check_round_trip(int64_t ms)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int masks[] = { 0, TT_ISO_DATETIME, TT_ISO_DATE,
-		TT_ISO_DATETIME | TT_ISO_DATE };
+	static const int masks[] = {0, TT_ISO_DATETIME, TT_ISO_DATE, TT_ISO_DATETIME | TT_ISO_DATE};
 	tt_err res[4];
 	int64_t ms[4];
 	char *s = malloc(size > 0 ? size : 1);
@@ -74,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (res[i] == TT_OK)
 			check_round_trip(ms[i]);
 		else
-			CHECK(ms[i] == INT64_MIN);  /* written on success only */
+			CHECK(ms[i] == INT64_MIN); /* written on success only */
 	}
 	free(s);
 
@@ -87,6 +86,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (res[3] == TT_OK)
 		CHECK(res[1] == TT_OK || res[2] == TT_OK);
-	CHECK(!(res[1] == TT_OK && res[2] == TT_OK));  /* a string is one form */
+	CHECK(!(res[1] == TT_OK && res[2] == TT_OK)); /* a string is one form */
 	return 0;
 }

@@ -5,6 +5,8 @@
  */
 #include "batch.h"
 
+#include "tt/strparse.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,15 +50,6 @@ batch_free(batch *b)
 	free(b);
 }
 
-static uint32_t
-fnv1a(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 tt_err
 batch_parse(ingest_ctx *ctx, batch *b)
 {
@@ -83,7 +76,7 @@ batch_parse(ingest_ctx *ctx, batch *b)
 			b->dls[b->ndl++] = (dead_letter){ d->body, d->len, d->routing_key, b->reasons[i] };
 			continue;
 		}
-		size_t h = fnv1a(it->ev.id) & (hcap - 1);
+		size_t h = tt_hash_str(it->ev.id) & (hcap - 1);
 		bool dup = false;
 		while (slots[h] >= 0) {
 			if (strcmp(b->items[slots[h]].ev.id, it->ev.id) == 0) {

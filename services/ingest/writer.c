@@ -159,13 +159,7 @@ writer_main(void *arg)
 		if (b == NULL) {
 			if (w->stopping)
 				break;
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 250 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			struct timespec ts = tt_timespec_in(CLOCK_REALTIME, 250);
 			pthread_cond_timedwait(&w->cv, &w->mtx, &ts);
 			pthread_mutex_unlock(&w->mtx);
 			maybe_reconcile(w->ctx);
@@ -231,16 +225,9 @@ writer_submit(writer *w, batch *b)
 batch *
 writer_reap(writer *w, int timeout_ms)
 {
-	struct timespec ts;
+	struct timespec ts = tt_timespec_in(CLOCK_REALTIME, timeout_ms);
 	batch *b = NULL;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&w->mtx);
 	while (w->head != NULL && w->head->state == BATCH_QUEUED && timeout_ms > 0)
 		if (pthread_cond_timedwait(&w->cv, &w->mtx, &ts) != 0)

@@ -18,4 +18,18 @@ tt_err tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t
 /* "true"/"false"/"1"/"0"/"yes"/"no" (any case). */
 tt_err tt_parse_bool(const char *s, size_t len, int *out);
 
+/*
+ * FNV-1a of a NUL-terminated string: a fast, non-cryptographic hash for
+ * in-memory tables (never for anything an attacker's collisions could
+ * hurt beyond a slower probe).
+ */
+static inline uint32_t
+tt_hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
 #endif

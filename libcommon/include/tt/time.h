@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "tt/error.h"
 
@@ -34,6 +35,9 @@ size_t tt_iso_date(int64_t ms, char buf[TT_ISO_MAX]);
 
 /* Days since 1970-01-01 of y-m-d (proleptic Gregorian), no validation. */
 int64_t tt_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* The instant ms milliseconds from now on clock (for pthread timed waits). */
+struct timespec tt_timespec_in(int clock, int64_t ms);
 
 /* Current wall time and monotonic time, milliseconds. */
 int64_t tt_now_ms(void);
