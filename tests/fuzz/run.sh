@@ -92,6 +92,9 @@ echo "fuzz: built in $((SECONDS - start))s; ${seconds}s per target"
 # ---- run -----------------------------------------------------------------
 runs=$build/fuzz-runs/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$runs"
+# Keep the ten latest runs.
+find "$build/fuzz-runs" -mindepth 1 -maxdepth 1 -type d | sort | head -n -10 |
+	while read -r old; do rm -rf -- "$old"; done
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/tt-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
