@@ -171,6 +171,40 @@ id_chars_ok(const char *s, size_t n)
 }
 
 /*
+ * What cJSON lets through and JSON or the contract does not: a raw control
+ * byte inside a string (JSON requires it escaped) and the escape \u0000,
+ * which cJSON decodes into a NUL that silently cuts the C string short (so
+ * "evt-1\u0000xyz" would become the id "evt-1"). Returns false on either.
+ */
+static bool
+strings_clean(const char *s, size_t n, const char **why)
+{
+	bool in_string = false;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!in_string) {
+			in_string = c == '"';
+			continue;
+		}
+		if (c == '"') {
+			in_string = false;
+		} else if (c < 0x20) {
+			*why = "body: unescaped control character in a string";
+			return false;
+		} else if (c == '\\' && i + 1 < n) {
+			if (s[i + 1] == 'u' && i + 5 < n && s[i + 2] == '0' && s[i + 3] == '0' &&
+			    s[i + 4] == '0' && s[i + 5] == '0') {
+				*why = "body: \\u0000 in a string";
+				return false;
+			}
+			i++;   /* skip the escaped character */
+		}
+	}
+	return true;
+}
+
+/*
  * Finds an object, at any depth, holding two members with the same key, and
  * writes the dotted path of the repeated key into path ("data.price").
  */
@@ -183,7 +217,11 @@ has_duplicate_keys(const cJSON *node, const char *prefix, char *path, size_t pat
 			snprintf(here, sizeof(here), "%s%s%s", prefix, prefix[0] ? "." : "", c->string);
 			for (const cJSON *d = c->next; d != NULL; d = d->next) {
 				if (d->string != NULL && strcmp(c->string, d->string) == 0) {
+					/* The reason is one line: no control byte of a key in it. */
 					snprintf(path, pathlen, "%s", here);
+					for (char *p = path; *p != '\0'; p++)
+						if ((unsigned char)*p < 0x20 || *p == 0x7f)
+							*p = '?';
 					return true;
 				}
 			}
@@ -412,6 +450,9 @@ tt_event_parse(tt_event *ev, const char *body, size_t len,
 		return tt_seterr(err, errlen, TT_EPARSE, "body: not valid UTF-8");
 	if (memchr(body, '\0', len) != NULL)
 		return tt_seterr(err, errlen, TT_EPARSE, "body: contains a NUL byte");
+	const char *why;
+	if (!strings_clean(body, len, &why))
+		return tt_seterr(err, errlen, TT_EPARSE, "%s", why);
 	const char *end = NULL;
 	doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
 	if (doc == NULL)
@@ -484,6 +525,15 @@ tt_event_parse(tt_event *ev, const char *body, size_t len,
 	if ((e = check_data(ev, data, err, errlen)) != TT_OK)
 		goto fail;
 
+	/* The stored envelope says the instant in UTC, as the column does. */
+	char utc[TT_ISO_MAX];
+	tt_iso_format(ev->occurred_ms, utc);
+	cJSON *at = cJSON_CreateString(utc);
+	if (at == NULL || !cJSON_ReplaceItemInObjectCaseSensitive(doc, "occurredAt", at)) {
+		cJSON_Delete(at);
+		e = tt_seterr(err, errlen, TT_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if ((e = scrub(doc, false, opts)) != TT_OK) {
 		tt_seterr(err, errlen, e, "scrub failed: %s", tt_strerror(e));
 		goto fail;

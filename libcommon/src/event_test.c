@@ -1275,6 +1275,58 @@ test_event_json_keeps_the_names_of_hashed_ids(void **state)
 
 #define T(f) cmocka_unit_test(f)
 
+/* ---- strictness beyond cJSON -------------------------------------------- */
+
+static void
+test_nul_escape_in_a_string_is_rejected(void **state)
+{
+	(void)state;
+	/* cJSON would decode it into a NUL and cut the id to "evt-1". */
+	assert_rejected("{'id':'evt-1\\u0000zzz','type':'user.login','occurredAt':"
+	    "'2024-06-15T10:00:00Z','venueId':'v','data':{}}", TT_EPARSE, "body:");
+}
+
+static void
+test_escaped_backslash_before_u0000_text_is_accepted(void **state)
+{
+	(void)state;
+	tt_event ev;
+	/* "\\u0000" is a backslash then the text u0000: no NUL. */
+	parse_ok("{'id':'e','type':'marketing.touchpoint','occurredAt':'2024-06-15T10:00:00Z',"
+	    "'venueId':'v','data':{'channel':'a\\\\u0000b'}}", &ev);
+	tt_event_fini(&ev);
+}
+
+static void
+test_raw_control_character_in_a_string_is_rejected(void **state)
+{
+	(void)state;
+	assert_rejected("{'id':'e','type':'user.login','occurredAt':'2024-06-15T10:00:00Z',"
+	    "'venueId':'v','data':{'note':'a\tb'}}", TT_EPARSE, "body:");
+}
+
+static void
+test_duplicate_key_with_a_newline_gives_a_one_line_reason(void **state)
+{
+	(void)state;
+	assert_rejected("{'a\\nb':1,'a\\nb':2}", TT_EINVAL, "a?b: duplicate key");
+}
+
+static void
+test_stored_occurred_at_is_utc(void **state)
+{
+	(void)state;
+	tt_event ev;
+	/* 2024-06-15T12:30:00+02:00 is 10:30 UTC (date -u -d '2024-06-15T12:30:00+02:00'). */
+	parse_ok("{'id':'e','type':'user.login','occurredAt':'2024-06-15T12:30:00.5+02:00',"
+	    "'venueId':'v','data':{}}", &ev);
+	const cJSON *at = cJSON_GetObjectItemCaseSensitive(ev.doc, "occurredAt");
+	assert_true(cJSON_IsString(at));
+	assert_string_equal(at->valuestring, "2024-06-15T10:30:00.500Z");
+	tt_event_fini(&ev);
+}
+
+
 int
 main(void)
 {
@@ -1385,6 +1437,11 @@ main(void)
 		T(test_unknown_fields_are_kept),
 		T(test_event_json_parses_back_without_personal_data),
 		T(test_event_json_keeps_the_names_of_hashed_ids),
-	};
+			T(test_nul_escape_in_a_string_is_rejected),
+		T(test_escaped_backslash_before_u0000_text_is_accepted),
+		T(test_raw_control_character_in_a_string_is_rejected),
+		T(test_duplicate_key_with_a_newline_gives_a_one_line_reason),
+		T(test_stored_occurred_at_is_utc),
+};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

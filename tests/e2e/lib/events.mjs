@@ -101,9 +101,13 @@ function scrubNode(node, inPerson, key) {
   return out;
 }
 
-/** The envelope as ingest must store it: userId hashed, data scrubbed. */
+/**
+ * The envelope as ingest must store it: occurredAt as the same instant in UTC
+ * (ms precision, "Z"), userId hashed, data scrubbed.
+ */
 export function expectedPayload(envelope, key) {
   const out = { ...envelope };
+  out.occurredAt = new Date(Date.parse(envelope.occurredAt)).toISOString();
   if (typeof out.userId === 'string') out.userId = hmacHex(key, out.userId);
   out.data = scrubNode(envelope.data, false, key);
   return out;
