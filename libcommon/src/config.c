@@ -67,6 +67,9 @@ static const cfg_var cfg_vars[] = {
 	I("DATA_RETENTION_DAYS", data_retention_days, "365", 1, 36500),
 	S("MONGODB_URI", mongodb_uri, "mongodb://127.0.0.1:27017/analytics", true),
 	B("MONGODB_ENABLED", mongodb_enabled, "false"),
+	I("AGGREGATOR_INTERVAL_MS", aggregator_interval_ms, "1000", 10, 3600000),
+	I("AGGREGATOR_LATE_WINDOW_HOURS", aggregator_late_window_hours, "48", 1, 10000000),
+	I("AGGREGATOR_HEALTH_PORT", aggregator_health_port, "3011", 1, 65535),
 };
 
 #undef S

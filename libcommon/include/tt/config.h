@@ -63,6 +63,10 @@ typedef struct {
 	int  data_retention_days;   /* DATA_RETENTION_DAYS (365) */
 	char mongodb_uri[TT_CFG_STR]; /* MONGODB_URI */
 	bool mongodb_enabled;       /* MONGODB_ENABLED */
+
+	int  aggregator_interval_ms;      /* AGGREGATOR_INTERVAL_MS: time between passes (1000) */
+	int  aggregator_late_window_hours; /* AGGREGATOR_LATE_WINDOW_HOURS: oldest bucket a pass rewrites (48) */
+	int  aggregator_health_port;      /* AGGREGATOR_HEALTH_PORT: aggregator's /health, /metrics (3011) */
 } tt_config;
 
 /*
