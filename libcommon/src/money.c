@@ -57,7 +57,6 @@ tt_money_parse(const char *s, size_t len, int64_t *cents)
 tt_err
 tt_money_from_double(double v, int64_t *cents)
 {
-	char a[40], b[40];
 	double c;
 
 	if (!isfinite(v))
@@ -67,12 +66,12 @@ tt_money_from_double(double v, int64_t *cents)
 	c = nearbyint(v * 100.0);
 	/*
 	 * v has at most two decimals iff the decimal c/100 is the same double
-	 * as v. Comparing the shortest round-trip texts avoids the rounding of
-	 * v * 100 (19.99 * 100 = 1998.9999999999998).
+	 * as v: division is correctly rounded, so c / 100.0 is the double
+	 * nearest to c/100, and it equals v exactly when v's shortest decimal
+	 * form has two places or fewer (19.99 * 100 = 1998.9999999999998, but
+	 * 1999 / 100.0 == 19.99). 1.005 gives 100 / 100.0 = 1.0: refused.
 	 */
-	snprintf(a, sizeof(a), "%.17g", v);
-	snprintf(b, sizeof(b), "%.17g", c / 100.0);
-	if (strcmp(a, b) != 0)
+	if (c / 100.0 != v)
 		return TT_EPARSE;
 	*cents = (int64_t)c;
 	return TT_OK;
