@@ -56,3 +56,22 @@ tt_parse_bool(const char *s, size_t len, int *out)
 	}
 	return TT_EPARSE;
 }
+
+size_t
+tt_fmt_i64(int64_t v, char buf[21])
+{
+	char tmp[20];
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	size_t n = 0, len = 0;
+
+	do {
+		tmp[n++] = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
+	if (v < 0)
+		buf[len++] = '-';
+	while (n > 0)
+		buf[len++] = tmp[--n];
+	buf[len] = '\0';
+	return len;
+}

@@ -297,6 +297,23 @@ test_parse_bool_reads_exactly_len_bytes(void **state)
 	assert_int_equal(tt_parse_bool("yes", 2, &b), TT_EPARSE);
 }
 
+static void
+test_fmt_i64_writes_decimal_at_the_limits(void **state)
+{
+	(void)state;
+	char buf[21];
+	assert_int_equal(tt_fmt_i64(0, buf), 1);
+	assert_string_equal(buf, "0");
+	assert_int_equal(tt_fmt_i64(-5, buf), 2);
+	assert_string_equal(buf, "-5");
+	assert_int_equal(tt_fmt_i64(1234567890123, buf), 13);
+	assert_string_equal(buf, "1234567890123");
+	assert_int_equal(tt_fmt_i64(INT64_MAX, buf), 19);
+	assert_string_equal(buf, "9223372036854775807");
+	assert_int_equal(tt_fmt_i64(INT64_MIN, buf), 20);
+	assert_string_equal(buf, "-9223372036854775808");
+}
+
 int
 main(void)
 {
@@ -326,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_parse_bool_rejects_other_words),
 		cmocka_unit_test(test_parse_bool_rejects_null),
 		cmocka_unit_test(test_parse_bool_reads_exactly_len_bytes),
+		cmocka_unit_test(test_fmt_i64_writes_decimal_at_the_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -150,6 +150,17 @@ tt_iso_parse(const char *s, size_t len, int allowed, int64_t *ms)
 	return TT_OK;
 }
 
+/* Writes v (0 <= v < 10^width) as width digits. */
+static char *
+put_digits(char *p, int64_t v, int width)
+{
+	for (int i = width - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + width;
+}
+
 size_t
 tt_iso_format(int64_t ms, char buf[TT_ISO_MAX])
 {
@@ -159,12 +170,32 @@ tt_iso_format(int64_t ms, char buf[TT_ISO_MAX])
 	int64_t sod = secs - days * 86400;
 	int64_t y;
 	unsigned m, d;
+	char *p = buf;
 
 	civil_from_days(days, &y, &m, &d);
-	int n = snprintf(buf, TT_ISO_MAX, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
-	    (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
-	    (int)(sod % 60), (int)msr);
-	return n < 0 ? 0 : (size_t)n;
+	if (y < 0 || y > 9999) {   /* outside what the parser accepts: say so plainly */
+		int n = snprintf(buf, TT_ISO_MAX, "%lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
+		    (long long)y, m, d, (int)(sod / 3600), (int)(sod / 60 % 60),
+		    (int)(sod % 60), (int)msr);
+		return n < 0 ? 0 : (size_t)n;
+	}
+	/* Hand-formatted: this runs once per stored event. */
+	p = put_digits(p, y, 4);
+	*p++ = '-';
+	p = put_digits(p, m, 2);
+	*p++ = '-';
+	p = put_digits(p, d, 2);
+	*p++ = 'T';
+	p = put_digits(p, sod / 3600, 2);
+	*p++ = ':';
+	p = put_digits(p, sod / 60 % 60, 2);
+	*p++ = ':';
+	p = put_digits(p, sod % 60, 2);
+	*p++ = '.';
+	p = put_digits(p, msr, 3);
+	*p++ = 'Z';
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 size_t

@@ -21,6 +21,7 @@
 
 #include "tt/log.h"
 #include "tt/strbuf.h"
+#include "tt/strparse.h"
 #include "tt/time.h"
 
 #define ARRAY_MAX (64 * 1024 * 1024)
@@ -79,10 +80,14 @@ arr_elem(tt_strbuf *b, const char *s, bool first)
 		return;
 	}
 	tt_strbuf_putc(b, '"');
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
+	for (const char *p = s; *p != '\0';) {
+		size_t run = strcspn(p, "\"\\");   /* copy up to the next character to escape */
+		tt_strbuf_put(b, p, run);
+		p += run;
+		if (*p != '\0') {
 			tt_strbuf_putc(b, '\\');
-		tt_strbuf_putc(b, *p);
+			tt_strbuf_putc(b, *p++);
+		}
 	}
 	tt_strbuf_putc(b, '"');
 }
@@ -150,8 +155,8 @@ batch_write(ingest_ctx *ctx, PGconn *conn, batch_item *items, int n,
 		char ts[TT_ISO_MAX], rev[24], qty[24];
 		bool first = i == 0;
 		tt_iso_format(ev->occurred_ms, ts);
-		snprintf(rev, sizeof(rev), "%lld", (long long)ev->revenue_cents);
-		snprintf(qty, sizeof(qty), "%lld", (long long)ev->quantity);
+		tt_fmt_i64(ev->revenue_cents, rev);
+		tt_fmt_i64(ev->quantity, qty);
 		arr_elem(&cols[0], ev->id, first);
 		arr_elem(&cols[1], tt_event_type_name(ev->type), first);
 		arr_elem(&cols[2], ev->venue_id, first);

@@ -18,6 +18,9 @@ tt_err tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t
 /* "true"/"false"/"1"/"0"/"yes"/"no" (any case). */
 tt_err tt_parse_bool(const char *s, size_t len, int *out);
 
+/* Writes v in decimal into buf (at least 21 bytes); returns the length. */
+size_t tt_fmt_i64(int64_t v, char buf[21]);
+
 /*
  * FNV-1a of a NUL-terminated string: a fast, non-cryptographic hash for
  * in-memory tables (never for anything an attacker's collisions could
