@@ -21,10 +21,12 @@ const MIGRATE_SH = path.join(ROOT, "compose/migrate.sh");
 const K8S_DIR = path.join(ROOT, "k8s");
 const NAMESPACE = "tickettoken-analytics";
 
-// The two binaries this issue deploys, and what each must look like.
+// The binaries deployed so far, and what each must look like. The aggregator
+// works under an advisory lock: one worker and at most one standby.
 const BINARIES = {
 	ingest: { port: 3010, hpaMin: 2, hpaMax: 10 },
 	"query-api": { port: 3007, hpaMin: 2, hpaMax: 20 },
+	aggregator: { port: 3011, hpaMin: 1, hpaMax: 2 },
 };
 const SERVERS = ["postgres", "redis", "rabbitmq"];
 const SECRET_KEYS = ["JWT_SECRET", "CUSTOMER_HASH_SALT", "DB_PASSWORD", "REDIS_PASSWORD", "RABBITMQ_URL"];
@@ -228,7 +230,8 @@ describe("compose/Dockerfile", () => {
 
 	// The shared libraries the built binaries load directly must come from the
 	// runtime stage's packages (or libc), else the image would not start.
-	const bins = ["build/services/ingest/ingest", "build/services/query-api/query-api"]
+	const bins = ["build/services/ingest/ingest", "build/services/query-api/query-api",
+		"build/services/aggregator/aggregator"]
 		.map((b) => path.join(ROOT, b)).filter((b) => existsSync(b));
 	const canMap = debian && have("objdump") && have("dpkg") && have("ldconfig");
 	test("runtime packages provide every library the built binaries need",
@@ -400,7 +403,7 @@ describe("k8s manifests", () => {
 		assert.deepEqual([...k.resources].sort(), files);
 	});
 
-	test("there is a Deployment for ingest and for query-api", () => {
+	test("there is a Deployment for each deployed binary", () => {
 		assert.deepEqual(deployments.map((d) => d.metadata.name).sort(), Object.keys(BINARIES).sort());
 	});
 
