@@ -34,6 +34,25 @@ typedef struct {
 tt_err routes_health_register(tt_http_server *srv, qapi_ctx *ctx);
 tt_err routes_metrics_register(tt_http_server *srv, qapi_ctx *ctx);
 tt_err routes_realtime_register(tt_http_server *srv, qapi_ctx *ctx);
+tt_err routes_analytics_register(tt_http_server *srv, qapi_ctx *ctx);  /* dashboard, revenue, events */
+tt_err routes_query_register(tt_http_server *srv, qapi_ctx *ctx);      /* POST /analytics/query */
+tt_err routes_customers_register(tt_http_server *srv, qapi_ctx *ctx);  /* segments, profile, RFM */
+
+/*
+ * Cache-aside for read endpoints (cache.c). Entries are the `data` JSON of
+ * a response, keyed by type, venue and an identifier built from the
+ * normalised query; TTLs are the seed's (seconds). get returns a heap copy
+ * (free it) or NULL on a miss; put is best effort. Both are safe to call
+ * when Redis is down (a miss, a no-op).
+ */
+#define QAPI_TTL_REAL_TIME        5
+#define QAPI_TTL_METRICS          60
+#define QAPI_TTL_INSIGHTS         300
+#define QAPI_TTL_CUSTOMER_PROFILE 3600
+#define QAPI_TTL_DASHBOARD        120
+char *qapi_cache_get(const char *type, const char *venue, const char *ident);
+void qapi_cache_put(const char *type, const char *venue, const char *ident,
+    const char *json, int ttl_s);
 
 /*
  * common.c - answers shared by the handlers.
