@@ -1,0 +1,806 @@
+/*
+ * routes_analytics.c - the venue dashboards of the seed, read from the
+ * aggregator's rollups (docs/aggregator.md), never from raw_events:
+ *
+ *   GET /analytics/dashboard?period=24h|7d|30d|90d[&venueId=]
+ *   GET /analytics/revenue/summary?startDate=&endDate=[&venueId=]
+ *   GET /analytics/events/performance[?limit=1..1000][&venueId=]
+ *   GET /analytics/events/:eventId/performance[?venueId=]
+ *
+ * Every route needs analytics.read; a venue token reads its own venue, an
+ * admin names one with ?venueId= (qapi_resolve_venue, as the realtime
+ * summary). Dates are the venue's: venues.timezone, UTC without a row.
+ *
+ * Definitions (the contract the tests check against raw_events):
+ *   - revenue is net: gross purchases minus refunds (sales_rollups
+ *     net_cents, event_stats gross - refund), summed as int64 cents in SQL
+ *     and printed with tt_money_format, never through a double;
+ *   - period 24h = the 24 UTC hour buckets ending with the current one;
+ *     7d/30d/90d = the last N venue-local dates, today included;
+ *   - uniqueCustomers = customers (hashed ids, customer_stats) whose last
+ *     purchase falls in the period. A customer bought in the period exactly
+ *     when their latest purchase is in it, as long as no purchase is dated
+ *     after the period's end (the end is the next hour / next local
+ *     midnight, so only future-dated events can make it differ). This is
+ *     exact from an all-time rollup, with no raw scan;
+ *   - customerSegments is [] until the customer segments (RFM) land;
+ *   - realtime is today's Redis counters (UTC day), Postgres copy when
+ *     Redis is down: the same source as /analytics/realtime/summary;
+ *   - revenue summary: the local dates of startDate and endDate (a bare date
+ *     is a local date; a date-time with offset is converted to the venue's
+ *     zone), 1 to 366 dates, daily rollups. Channel / event type '' is
+ *     "unknown". percentage = revenue / total with two decimals rounded
+ *     half away from zero ("33.33%", "0.00%" when the total is 0);
+ *   - projection: totalDays = dates in the range, elapsedDays = dates up to
+ *     today (clamped to 0..totalDays), revenueToDate = revenue of those
+ *     dates; projectedRevenue = revenueToDate x totalDays / elapsedDays
+ *     rounded to the cent (= revenueToDate when elapsedDays is 0 or all);
+ *   - event performance: event_stats joined to event_catalog (shows with a
+ *     catalog entry and no sale are listed with zeros). sellThrough =
+ *     ticketsSold / capacity, 4 decimals (null without a positive
+ *     capacity); salesVelocity = ticketsSold / days, 4 decimals, days = the
+ *     local dates from the first sale's to today inclusive (at least 1),
+ *     0 without sales. Ordered by revenue, tickets, eventId.
+ *
+ * Answers go through qapi_cache_get/put (types "dashboard", "revenue",
+ * "events"; identifiers are the normalised parameters). X-Cache says HIT
+ * or MISS.
+ */
+#include "qapi.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt/log.h"
+#include "tt/money.h"
+#include "tt/redis.h"
+#include "tt/strbuf.h"
+#include "tt/strparse.h"
+#include "tt/time.h"
+
+#define ANALYTICS_JSON_MAX  (4u * 1024 * 1024)
+#define TOP_EVENTS          10
+#define EVENTS_LIMIT_DEF    100
+#define EVENTS_LIMIT_MAX    1000
+#define RANGE_DAYS_MAX      366
+#define EVENT_ID_MAX        128
+
+__extension__ typedef __int128 i128;
+
+/* The venue's zone, "UTC" without a venues row. */
+#define SQL_TZ "(SELECT coalesce((SELECT timezone FROM venues WHERE venue_id = $1), 'UTC') AS tz)"
+#define SQL_ISO(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* num / den rounded half away from zero; den > 0. */
+static i128
+div_round(i128 num, i128 den)
+{
+	i128 q = num / den, r = num % den;
+
+	if (r < 0)
+		r = -r;
+	if (2 * r >= den)
+		q += num < 0 ? -1 : 1;
+	return q;
+}
+
+/* v / 10^places as decimal text ("-0.0512"); places 2 or 4. */
+static void
+fixed_put(tt_strbuf *b, int64_t v, int places)
+{
+	int64_t scale = places == 4 ? 10000 : 100;
+	uint64_t a = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	tt_strbuf_printf(b, "%s%llu.%0*llu", v < 0 ? "-" : "", (unsigned long long)(a / (uint64_t)scale),
+	    places, (unsigned long long)(a % (uint64_t)scale));
+}
+
+static void
+money_put(tt_strbuf *b, int64_t cents)
+{
+	char m[TT_MONEY_STR_MAX];
+
+	tt_money_format(cents, m);
+	tt_strbuf_puts(b, m);
+}
+
+/* A column as int64: NULL is 0; *bad set on anything else unparsable. */
+static int64_t
+col_i64(const PGresult *res, int row, int col, bool *bad)
+{
+	const char *v;
+	int64_t out;
+
+	if (PQgetisnull(res, row, col))
+		return 0;
+	v = PQgetvalue(res, row, col);
+	if (tt_parse_i64(v, strlen(v), INT64_MIN, INT64_MAX, &out) != TT_OK) {
+		*bad = true;
+		return 0;
+	}
+	return out;
+}
+
+/* A text column as a JSON string, null when NULL. */
+static void
+col_str_put(tt_strbuf *b, const PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		tt_strbuf_puts(b, "null");
+	else
+		tt_strbuf_json_str(b, PQgetvalue(res, row, col));
+}
+
+static void
+invalid1(tt_http_req *req, const char *field, const char *msg)
+{
+	tt_http_details d;
+
+	tt_http_details_init(&d);
+	tt_http_details_add(&d, field, "%s", msg);
+	tt_http_respond_invalid(req, &d);
+	tt_http_details_fini(&d);
+}
+
+/* Permission, then the venue of the request; false when already answered. */
+static bool
+analytics_begin(tt_http_req *req, char venue[TT_AUTH_VENUE_MAX])
+{
+	char requested[TT_AUTH_VENUE_MAX + 1];
+	tt_err e;
+
+	if (!qapi_require_permission(req, QAPI_PERM_READ))
+		return false;
+	e = tt_http_query(req, "venueId", requested, sizeof(requested));
+	if (e != TT_OK && e != TT_ENOTFOUND) {
+		invalid1(req, "venueId", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		return false;
+	}
+	return qapi_resolve_venue(req, e == TT_OK ? requested : NULL, venue);
+}
+
+/* Answers from the cache when it holds the entry. */
+static bool
+cache_answer(tt_http_req *req, const char *type, const char *venue, const char *ident)
+{
+	char *hit = qapi_cache_get(type, venue, ident);
+
+	if (hit == NULL)
+		return false;
+	tt_http_set_header(req, "X-Cache", "HIT");
+	tt_http_respond_data(req, 200, hit);
+	free(hit);
+	return true;
+}
+
+static void
+respond_and_cache(tt_http_req *req, tt_strbuf *b, const char *type, const char *venue,
+    const char *ident, int ttl)
+{
+	if (tt_strbuf_truncated(b)) {
+		qapi_fail(req, TT_ETOOBIG, "analytics answer too large", type);
+		return;
+	}
+	qapi_cache_put(type, venue, ident, tt_strbuf_str(b), ttl);
+	tt_http_set_header(req, "X-Cache", "MISS");
+	tt_http_respond_data(req, 200, tt_strbuf_str(b));
+}
+
+/* Runs sql; on failure answers the request and returns false. */
+static bool
+run(tt_http_req *req, PGconn *conn, const char *what, const char *sql, int n,
+    const char *const *params, PGresult **res, tt_err *ep)
+{
+	char err[512];
+	tt_err e = tt_db_exec(conn, sql, n, params, res, err, sizeof(err));
+
+	*ep = e;
+	if (e == TT_OK)
+		return true;
+	qapi_fail(req, e, what, err);
+	return false;
+}
+
+/* ------------------------------------------------------ realtime counters */
+
+typedef struct {
+	int64_t revenue_cents, sales, traffic;
+} today_counters;
+
+static bool
+reply_i64(const redisReply *r, int64_t *out)
+{
+	if (r->type == REDIS_REPLY_NIL) {
+		*out = 0;
+		return true;
+	}
+	if (r->type == REDIS_REPLY_INTEGER) {
+		*out = r->integer;
+		return true;
+	}
+	if (r->type == REDIS_REPLY_STRING)
+		return tt_parse_i64(r->str, r->len, INT64_MIN, INT64_MAX, out) == TT_OK;
+	return false;
+}
+
+/*
+ * Today's counters (UTC day) of ingest: the Redis hash
+ * counter:{venue}:{day}, or its durable copy realtime_counters when Redis
+ * cannot answer. TT_OK or the error of the Postgres read.
+ */
+static tt_err
+today_read(PGconn *conn, const char *venue, today_counters *c, char *err, size_t errlen)
+{
+	static const char sql[] =
+	    "SELECT revenue_cents, sales, traffic FROM realtime_counters "
+	    "WHERE venue_id = $1 AND day = $2::date";
+	char day[TT_ISO_MAX], key[160];
+	const char *argv[5], *params[2];
+	tt_redis *r = tt_redis_thread();
+	redisReply *rep = NULL;
+	PGresult *res = NULL;
+	bool bad = false;
+	tt_err e;
+
+	memset(c, 0, sizeof(*c));
+	tt_iso_date(tt_now_ms(), day);
+	if (r != NULL) {
+		snprintf(key, sizeof(key), "counter:%s:%s", venue, day);
+		argv[0] = "HMGET";
+		argv[1] = key;
+		argv[2] = "revenue_cents";
+		argv[3] = "sales";
+		argv[4] = "traffic";
+		if (tt_redis_cmd(r, &rep, 5, argv, NULL, err, errlen) == TT_OK) {
+			bool ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+			    reply_i64(rep->element[0], &c->revenue_cents) &&
+			    reply_i64(rep->element[1], &c->sales) &&
+			    reply_i64(rep->element[2], &c->traffic);
+			freeReplyObject(rep);
+			if (ok)
+				return TT_OK;
+		}
+	}
+	memset(c, 0, sizeof(*c));
+	params[0] = venue;
+	params[1] = day;
+	if ((e = tt_db_exec(conn, sql, 2, params, &res, err, errlen)) != TT_OK)
+		return e;
+	if (PQntuples(res) == 1) {
+		c->revenue_cents = col_i64(res, 0, 0, &bad);
+		c->sales = col_i64(res, 0, 1, &bad);
+		c->traffic = col_i64(res, 0, 2, &bad);
+	}
+	PQclear(res);
+	return bad ? tt_seterr(err, errlen, TT_EDB, "realtime_counters: unexpected values") : TT_OK;
+}
+
+/* -------------------------------------------------------------- dashboard */
+
+/* The period's bounds: dates for days, hour instants for 24h. */
+static const char SQL_DASH_DAYS[] =
+    "SELECT z.tz, (d.today - ($2::int - 1))::text, d.today::text, "
+    SQL_ISO("(d.today - ($2::int - 1))::timestamp AT TIME ZONE z.tz") ", "
+    SQL_ISO("(d.today + 1)::timestamp AT TIME ZONE z.tz")
+    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d";
+static const char SQL_DASH_HOURS[] =
+    "SELECT z.tz, " SQL_ISO("h.hr - interval '23 hours'") ", " SQL_ISO("h.hr") ", "
+    SQL_ISO("h.hr - interval '23 hours'") ", " SQL_ISO("h.hr + interval '1 hour'")
+    " FROM " SQL_TZ " z, "
+    "LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h";
+
+/* Chart points (date, net cents, tickets) over [$2, $3], zeros included. */
+static const char SQL_CHART_DAYS[] =
+    "SELECT ($2::date + i)::text, coalesce(sum(r.net_cents), 0)::text, "
+    "coalesce(sum(r.tickets_sold), 0)::text "
+    "FROM generate_series(0, $3::date - $2::date) i "
+    "LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'day' "
+    "AND r.local_date = $2::date + i GROUP BY i ORDER BY i";
+static const char SQL_CHART_HOURS[] =
+    "SELECT " SQL_ISO("b") ", coalesce(sum(r.net_cents), 0)::text, "
+    "coalesce(sum(r.tickets_sold), 0)::text "
+    "FROM generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') b "
+    "LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour' AND r.bucket = b "
+    "GROUP BY b ORDER BY b";
+
+#define SQL_TOP(filter)                                                              \
+	"SELECT r.event_id, c.name, sum(r.tickets_sold)::text, sum(r.net_cents)::text "  \
+	"FROM sales_rollups r LEFT JOIN event_catalog c "                                \
+	"ON c.venue_id = r.venue_id AND c.event_id = r.event_id "                         \
+	"WHERE r.venue_id = $1 AND " filter " AND r.event_id <> '' "                      \
+	"GROUP BY r.event_id, c.name "                                                    \
+	"ORDER BY sum(r.net_cents) DESC, sum(r.tickets_sold) DESC, r.event_id LIMIT 10"
+static const char SQL_TOP_DAYS[] =
+    SQL_TOP("r.granularity = 'day' AND r.local_date BETWEEN $2::date AND $3::date");
+static const char SQL_TOP_HOURS[] =
+    SQL_TOP("r.granularity = 'hour' AND r.bucket BETWEEN $2::timestamptz AND $3::timestamptz");
+
+static const char SQL_CUSTOMERS[] =
+    "SELECT count(*)::text FROM customer_stats WHERE venue_id = $1 "
+    "AND last_purchase >= $2::timestamptz AND last_purchase < $3::timestamptz";
+
+static int
+period_days(const char *p)
+{
+	static const struct { const char *name; int days; } periods[] = {
+		{ "24h", 0 }, { "7d", 7 }, { "30d", 30 }, { "90d", 90 },
+	};
+	for (size_t i = 0; i < sizeof(periods) / sizeof(periods[0]); i++)
+		if (strcmp(p, periods[i].name) == 0)
+			return periods[i].days;
+	return -1;
+}
+
+static void
+event_item_put(tt_strbuf *b, const PGresult *res, int row, bool *bad)
+{
+	tt_strbuf_puts(b, "{\"eventId\":");
+	col_str_put(b, res, row, 0);
+	tt_strbuf_puts(b, ",\"name\":");
+	col_str_put(b, res, row, 1);
+	tt_strbuf_printf(b, ",\"ticketsSold\":%lld,\"revenue\":", (long long)col_i64(res, row, 2, bad));
+	money_put(b, col_i64(res, row, 3, bad));
+	tt_strbuf_putc(b, '}');
+}
+
+static void
+h_dashboard(tt_http_req *req, void *udata)
+{
+	qapi_ctx *ctx = udata;
+	char venue[TT_AUTH_VENUE_MAX], period[8], ndays[12], ident[32], err[512];
+	const char *params[3];
+	PGconn *conn = NULL;
+	PGresult *rp = NULL, *rc = NULL, *rt = NULL, *ru = NULL;
+	today_counters today;
+	int64_t total_cents = 0, total_tickets = 0;
+	bool hours, bad = false;
+	tt_strbuf b;
+	tt_err e = TT_OK;
+	int days = -1;
+
+	tt_strbuf_init(&b, ANALYTICS_JSON_MAX);
+	if (!analytics_begin(req, venue))
+		goto out;
+	e = tt_http_query(req, "period", period, sizeof(period));
+	if (e == TT_ENOTFOUND)
+		snprintf(period, sizeof(period), "7d");
+	if ((e != TT_OK && e != TT_ENOTFOUND) || (days = period_days(period)) < 0) {
+		invalid1(req, "period", "must be one of 24h, 7d, 30d, 90d");
+		goto out;
+	}
+	hours = days == 0;
+	snprintf(ident, sizeof(ident), "period=%s", period);
+	if (cache_answer(req, "dashboard", venue, ident))
+		goto out;
+
+	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, sizeof(err))) != TT_OK) {
+		qapi_fail(req, e, "dashboard: no database connection", err);
+		goto out;
+	}
+	snprintf(ndays, sizeof(ndays), "%d", days);
+	params[0] = venue;
+	params[1] = ndays;
+	if (!run(req, conn, "dashboard period", hours ? SQL_DASH_HOURS : SQL_DASH_DAYS,
+	    hours ? 1 : 2, params, &rp, &e))
+		goto out;
+	/* rp: tz, first bucket, last bucket, period start instant, period end instant */
+	params[1] = PQgetvalue(rp, 0, 1);
+	params[2] = PQgetvalue(rp, 0, 2);
+	if (!run(req, conn, "dashboard chart", hours ? SQL_CHART_HOURS : SQL_CHART_DAYS, 3,
+	    params, &rc, &e) ||
+	    !run(req, conn, "dashboard top events", hours ? SQL_TOP_HOURS : SQL_TOP_DAYS, 3,
+	    params, &rt, &e))
+		goto out;
+	params[1] = PQgetvalue(rp, 0, 3);
+	params[2] = PQgetvalue(rp, 0, 4);
+	if (!run(req, conn, "dashboard customers", SQL_CUSTOMERS, 3, params, &ru, &e))
+		goto out;
+	if ((e = today_read(conn, venue, &today, err, sizeof(err))) != TT_OK) {
+		qapi_fail(req, e, "dashboard realtime", err);
+		goto out;
+	}
+
+	for (int i = 0; i < PQntuples(rc); i++) {
+		total_cents += col_i64(rc, i, 1, &bad);
+		total_tickets += col_i64(rc, i, 2, &bad);
+	}
+	tt_strbuf_printf(&b, "{\"period\":\"%s\",\"timezone\":", period);
+	tt_strbuf_json_str(&b, PQgetvalue(rp, 0, 0));
+	tt_strbuf_puts(&b, ",\"startDate\":");
+	tt_strbuf_json_str(&b, PQgetvalue(rp, 0, 3));
+	tt_strbuf_puts(&b, ",\"endDate\":");
+	tt_strbuf_json_str(&b, PQgetvalue(rp, 0, 4));
+	tt_strbuf_puts(&b, ",\"summary\":{\"totalRevenue\":");
+	money_put(&b, total_cents);
+	tt_strbuf_printf(&b, ",\"totalTicketsSold\":%lld,\"uniqueCustomers\":%lld,\"topEvent\":",
+	    (long long)total_tickets, (long long)col_i64(ru, 0, 0, &bad));
+	if (PQntuples(rt) > 0)
+		event_item_put(&b, rt, 0, &bad);
+	else
+		tt_strbuf_puts(&b, "null");
+	tt_strbuf_puts(&b, "},\"realtime\":{\"todayRevenue\":");
+	money_put(&b, today.revenue_cents);
+	tt_strbuf_printf(&b, ",\"todaySales\":%lld,\"currentTraffic\":%lld}",
+	    (long long)today.sales, (long long)today.traffic);
+	tt_strbuf_puts(&b, ",\"charts\":{\"revenue\":[");
+	for (int i = 0; i < PQntuples(rc); i++) {
+		tt_strbuf_puts(&b, i ? ",{\"date\":" : "{\"date\":");
+		tt_strbuf_json_str(&b, PQgetvalue(rc, i, 0));
+		tt_strbuf_puts(&b, ",\"revenue\":");
+		money_put(&b, col_i64(rc, i, 1, &bad));
+		tt_strbuf_putc(&b, '}');
+	}
+	tt_strbuf_puts(&b, "],\"sales\":[");
+	for (int i = 0; i < PQntuples(rc); i++) {
+		tt_strbuf_puts(&b, i ? ",{\"date\":" : "{\"date\":");
+		tt_strbuf_json_str(&b, PQgetvalue(rc, i, 0));
+		tt_strbuf_printf(&b, ",\"ticketsSold\":%lld}", (long long)col_i64(rc, i, 2, &bad));
+	}
+	tt_strbuf_puts(&b, "],\"customerSegments\":[]},\"topEvents\":[");
+	for (int i = 0; i < PQntuples(rt); i++) {
+		if (i > 0)
+			tt_strbuf_putc(&b, ',');
+		event_item_put(&b, rt, i, &bad);
+	}
+	tt_strbuf_puts(&b, "]}");
+	if (bad) {
+		qapi_fail(req, TT_EDB, "dashboard", "unexpected values in the rollups");
+		goto out;
+	}
+	respond_and_cache(req, &b, "dashboard", venue, ident, QAPI_TTL_DASHBOARD);
+out:
+	PQclear(rp);
+	PQclear(rc);
+	PQclear(rt);
+	PQclear(ru);
+	if (conn != NULL)
+		tt_db_release(ctx->db, conn, e == TT_ECONN);
+	tt_strbuf_fini(&b);
+}
+
+/* -------------------------------------------------------- revenue summary */
+
+/*
+ * $2/$3: start as a date / as an instant (one is NULL), $4/$5 the end.
+ * Answers tz, d0, d1, today, d1 - d0, today - d0.
+ */
+static const char SQL_REV_RANGE[] =
+    "SELECT z.tz, s.d0::text, s.d1::text, s.today::text, (s.d1 - s.d0)::text, "
+    "(s.today - s.d0)::text FROM " SQL_TZ " z, LATERAL (SELECT "
+    "coalesce($2::date, ($3::timestamptz AT TIME ZONE z.tz)::date) AS d0, "
+    "coalesce($4::date, ($5::timestamptz AT TIME ZONE z.tz)::date) AS d1, "
+    "(now() AT TIME ZONE z.tz)::date AS today) s";
+
+/* dim, net cents, tickets, net cents up to today ($4). */
+#define SQL_REV_BY(dim)                                                              \
+	"SELECT " dim ", sum(net_cents)::text, sum(tickets_sold)::text, "                \
+	"coalesce(sum(net_cents) FILTER (WHERE local_date <= $4::date), 0)::text "        \
+	"FROM sales_rollups WHERE venue_id = $1 AND granularity = 'day' "                \
+	"AND local_date BETWEEN $2::date AND $3::date "                                   \
+	"GROUP BY " dim " ORDER BY sum(net_cents) DESC, " dim
+static const char SQL_REV_CHANNEL[] = SQL_REV_BY("channel");
+static const char SQL_REV_TYPE[] = SQL_REV_BY("event_type");
+
+/* One date parameter: a bare date, or a date-time with offset (normalised). */
+static bool
+date_param(tt_http_req *req, const char *name, char date[TT_ISO_MAX], char inst[TT_ISO_MAX],
+    tt_http_details *d)
+{
+	char v[64];
+	int64_t ms;
+	tt_err e = tt_http_query(req, name, v, sizeof(v));
+
+	date[0] = inst[0] = '\0';
+	if (e == TT_ENOTFOUND || (e == TT_OK && v[0] == '\0')) {
+		tt_http_details_add(d, name, "is required");
+		return false;
+	}
+	if (e != TT_OK || tt_iso_parse(v, strlen(v), TT_ISO_DATE | TT_ISO_DATETIME, &ms) != TT_OK) {
+		tt_http_details_add(d, name, "must be an ISO 8601 date (YYYY-MM-DD) or date-time with offset");
+		return false;
+	}
+	if (strlen(v) == 10)
+		snprintf(date, TT_ISO_MAX, "%s", v);
+	else
+		tt_iso_format(ms, inst);
+	return true;
+}
+
+/* Percentage of part in total, "33.33%", half away from zero. */
+static void
+percent_put(tt_strbuf *b, int64_t part, int64_t total)
+{
+	int64_t bp = total == 0 ? 0 : (int64_t)div_round((i128)part * 10000, (i128)total);
+
+	tt_strbuf_putc(b, '"');
+	fixed_put(b, bp, 2);
+	tt_strbuf_puts(b, "%\"");
+}
+
+/* [{<key>, revenue, percentage, ticketsSold}] of a by-dimension result. */
+static void
+breakdown_put(tt_strbuf *b, const PGresult *res, const char *key, int64_t total, bool *bad)
+{
+	tt_strbuf_putc(b, '[');
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *dim = PQgetvalue(res, i, 0);
+		int64_t net = col_i64(res, i, 1, bad);
+		tt_strbuf_printf(b, "%s{\"%s\":", i ? "," : "", key);
+		tt_strbuf_json_str(b, dim[0] ? dim : "unknown");
+		tt_strbuf_puts(b, ",\"revenue\":");
+		money_put(b, net);
+		tt_strbuf_puts(b, ",\"percentage\":");
+		percent_put(b, net, total);
+		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(res, i, 2, bad));
+	}
+	tt_strbuf_putc(b, ']');
+}
+
+static void
+h_revenue(tt_http_req *req, void *udata)
+{
+	qapi_ctx *ctx = udata;
+	char venue[TT_AUTH_VENUE_MAX], err[512], ident[4 * TT_ISO_MAX + 16];
+	char sd[TT_ISO_MAX], si[TT_ISO_MAX], ed[TT_ISO_MAX], ei[TT_ISO_MAX];
+	const char *params[5];
+	PGconn *conn = NULL;
+	PGresult *rr = NULL, *rc = NULL, *rt = NULL;
+	int64_t span, elapsed, total = 0, to_date = 0, projected;
+	bool bad = false, ok;
+	tt_http_details d;
+	tt_strbuf b;
+	tt_err e = TT_OK;
+
+	tt_strbuf_init(&b, ANALYTICS_JSON_MAX);
+	tt_http_details_init(&d);
+	if (!analytics_begin(req, venue))
+		goto out;
+	ok = date_param(req, "startDate", sd, si, &d);
+	ok = date_param(req, "endDate", ed, ei, &d) && ok;
+	if (!ok) {
+		tt_http_respond_invalid(req, &d);
+		goto out;
+	}
+	snprintf(ident, sizeof(ident), "start=%s%s&end=%s%s", sd, si, ed, ei);
+	if (cache_answer(req, "revenue", venue, ident))
+		goto out;
+
+	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, sizeof(err))) != TT_OK) {
+		qapi_fail(req, e, "revenue summary: no database connection", err);
+		goto out;
+	}
+	params[0] = venue;
+	params[1] = sd[0] ? sd : NULL;
+	params[2] = si[0] ? si : NULL;
+	params[3] = ed[0] ? ed : NULL;
+	params[4] = ei[0] ? ei : NULL;
+	if (!run(req, conn, "revenue range", SQL_REV_RANGE, 5, params, &rr, &e))
+		goto out;
+	span = col_i64(rr, 0, 4, &bad);
+	elapsed = col_i64(rr, 0, 5, &bad) + 1;
+	if (span < 0) {
+		tt_http_details_add(&d, "endDate", "must not be before startDate (in the venue's time zone)");
+		tt_http_respond_invalid(req, &d);
+		goto out;
+	}
+	if (span + 1 > RANGE_DAYS_MAX) {
+		tt_http_details_add(&d, "endDate", "the range must span at most %d days", RANGE_DAYS_MAX);
+		tt_http_respond_invalid(req, &d);
+		goto out;
+	}
+	params[1] = PQgetvalue(rr, 0, 1);
+	params[2] = PQgetvalue(rr, 0, 2);
+	params[3] = PQgetvalue(rr, 0, 3);
+	if (!run(req, conn, "revenue by channel", SQL_REV_CHANNEL, 4, params, &rc, &e) ||
+	    !run(req, conn, "revenue by event type", SQL_REV_TYPE, 4, params, &rt, &e))
+		goto out;
+	for (int i = 0; i < PQntuples(rc); i++) {
+		total += col_i64(rc, i, 1, &bad);
+		to_date += col_i64(rc, i, 3, &bad);
+	}
+	span += 1;  /* dates in the range */
+	if (elapsed < 0)
+		elapsed = 0;
+	if (elapsed > span)
+		elapsed = span;
+	projected = elapsed == 0 || elapsed == span ? to_date
+	    : (int64_t)div_round((i128)to_date * span, (i128)elapsed);
+
+	tt_strbuf_puts(&b, "{\"timezone\":");
+	tt_strbuf_json_str(&b, PQgetvalue(rr, 0, 0));
+	tt_strbuf_puts(&b, ",\"startDate\":");
+	tt_strbuf_json_str(&b, PQgetvalue(rr, 0, 1));
+	tt_strbuf_puts(&b, ",\"endDate\":");
+	tt_strbuf_json_str(&b, PQgetvalue(rr, 0, 2));
+	tt_strbuf_puts(&b, ",\"byChannel\":{\"channels\":");
+	breakdown_put(&b, rc, "channel", total, &bad);
+	tt_strbuf_puts(&b, ",\"total\":");
+	money_put(&b, total);
+	tt_strbuf_puts(&b, "},\"byEventType\":");
+	breakdown_put(&b, rt, "eventType", total, &bad);
+	tt_strbuf_printf(&b, ",\"projection\":{\"method\":\"linear\",\"includesToday\":%s,"
+	    "\"totalDays\":%lld,\"elapsedDays\":%lld,\"revenueToDate\":",
+	    elapsed > 0 && col_i64(rr, 0, 5, &bad) <= span - 1 ? "true" : "false",
+	    (long long)span, (long long)elapsed);
+	money_put(&b, to_date);
+	tt_strbuf_puts(&b, ",\"projectedRevenue\":");
+	money_put(&b, projected);
+	tt_strbuf_puts(&b, "}}");
+	if (bad) {
+		qapi_fail(req, TT_EDB, "revenue summary", "unexpected values in the rollups");
+		goto out;
+	}
+	respond_and_cache(req, &b, "revenue", venue, ident, QAPI_TTL_METRICS);
+out:
+	PQclear(rr);
+	PQclear(rc);
+	PQclear(rt);
+	if (conn != NULL)
+		tt_db_release(ctx->db, conn, e == TT_ECONN);
+	tt_http_details_fini(&d);
+	tt_strbuf_fini(&b);
+}
+
+/* ------------------------------------------------------ event performance */
+
+/* $2: one show or NULL for all; $3: limit. */
+static const char SQL_EVENTS[] =
+    "SELECT coalesce(s.event_id, c.event_id), c.name, c.capacity::text, c.event_type, "
+    SQL_ISO("c.starts_at") ", coalesce(s.tickets_sold, 0)::text, coalesce(s.orders, 0)::text, "
+    "coalesce(s.gross_cents, 0)::text, coalesce(s.refund_cents, 0)::text, "
+    SQL_ISO("s.first_sale") ", " SQL_ISO("s.last_sale") ", "
+    "greatest(1, (now() AT TIME ZONE z.tz)::date - (s.first_sale AT TIME ZONE z.tz)::date + 1)::text "
+    "FROM (SELECT * FROM event_stats WHERE venue_id = $1 AND ($2::text IS NULL OR event_id = $2)) s "
+    "FULL JOIN (SELECT * FROM event_catalog WHERE venue_id = $1 AND ($2::text IS NULL OR event_id = $2)) c "
+    "ON c.event_id = s.event_id CROSS JOIN " SQL_TZ " z "
+    "ORDER BY coalesce(s.gross_cents, 0) - coalesce(s.refund_cents, 0) DESC, "
+    "coalesce(s.tickets_sold, 0) DESC, 1 LIMIT $3::int";
+
+static void
+perf_put(tt_strbuf *b, const PGresult *res, int i, bool *bad)
+{
+	int64_t cap = col_i64(res, i, 2, bad), sold = col_i64(res, i, 5, bad);
+	int64_t gross = col_i64(res, i, 7, bad), refund = col_i64(res, i, 8, bad);
+	int64_t days = col_i64(res, i, 11, bad);
+
+	tt_strbuf_puts(b, "{\"eventId\":");
+	col_str_put(b, res, i, 0);
+	tt_strbuf_puts(b, ",\"name\":");
+	col_str_put(b, res, i, 1);
+	tt_strbuf_puts(b, ",\"eventType\":");
+	col_str_put(b, res, i, 3);
+	tt_strbuf_puts(b, ",\"startsAt\":");
+	col_str_put(b, res, i, 4);
+	if (PQgetisnull(res, i, 2))
+		tt_strbuf_puts(b, ",\"capacity\":null");
+	else
+		tt_strbuf_printf(b, ",\"capacity\":%lld", (long long)cap);
+	tt_strbuf_printf(b, ",\"ticketsSold\":%lld,\"orders\":%lld,\"grossRevenue\":",
+	    (long long)sold, (long long)col_i64(res, i, 6, bad));
+	money_put(b, gross);
+	tt_strbuf_puts(b, ",\"refunds\":");
+	money_put(b, refund);
+	tt_strbuf_puts(b, ",\"revenue\":");
+	money_put(b, gross - refund);
+	tt_strbuf_puts(b, ",\"sellThrough\":");
+	if (cap > 0)
+		fixed_put(b, (int64_t)div_round((i128)sold * 10000, cap), 4);
+	else
+		tt_strbuf_puts(b, "null");
+	tt_strbuf_puts(b, ",\"salesVelocity\":");
+	fixed_put(b, days > 0 ? (int64_t)div_round((i128)sold * 10000, days) : 0, 4);
+	tt_strbuf_puts(b, ",\"firstSale\":");
+	col_str_put(b, res, i, 9);
+	tt_strbuf_puts(b, ",\"lastSale\":");
+	col_str_put(b, res, i, 10);
+	tt_strbuf_putc(b, '}');
+}
+
+static void
+events_answer(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char *event_id,
+    int limit)
+{
+	char err[512], lim[12], ident[EVENT_ID_MAX + 32];
+	const char *params[3];
+	PGconn *conn = NULL;
+	PGresult *res = NULL;
+	bool bad = false;
+	tt_strbuf b;
+	tt_err e = TT_OK;
+
+	tt_strbuf_init(&b, ANALYTICS_JSON_MAX);
+	if (event_id != NULL)
+		snprintf(ident, sizeof(ident), "event=%s", event_id);
+	else
+		snprintf(ident, sizeof(ident), "limit=%d", limit);
+	if (cache_answer(req, "events", venue, ident))
+		goto out;
+	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, sizeof(err))) != TT_OK) {
+		qapi_fail(req, e, "event performance: no database connection", err);
+		goto out;
+	}
+	snprintf(lim, sizeof(lim), "%d", limit);
+	params[0] = venue;
+	params[1] = event_id;
+	params[2] = lim;
+	if (!run(req, conn, "event performance", SQL_EVENTS, 3, params, &res, &e))
+		goto out;
+	if (event_id != NULL) {
+		if (PQntuples(res) == 0) {
+			tt_http_respond_error(req, 404, "NOT_FOUND", "Event not found", NULL);
+			goto out;
+		}
+		perf_put(&b, res, 0, &bad);
+	} else {
+		tt_strbuf_puts(&b, "{\"events\":[");
+		for (int i = 0; i < PQntuples(res); i++) {
+			if (i > 0)
+				tt_strbuf_putc(&b, ',');
+			perf_put(&b, res, i, &bad);
+		}
+		tt_strbuf_printf(&b, "],\"count\":%d}", PQntuples(res));
+	}
+	if (bad) {
+		qapi_fail(req, TT_EDB, "event performance", "unexpected values in the rollups");
+		goto out;
+	}
+	respond_and_cache(req, &b, "events", venue, ident, QAPI_TTL_METRICS);
+out:
+	PQclear(res);
+	if (conn != NULL)
+		tt_db_release(ctx->db, conn, e == TT_ECONN);
+	tt_strbuf_fini(&b);
+}
+
+static void
+h_events(tt_http_req *req, void *udata)
+{
+	char venue[TT_AUTH_VENUE_MAX], v[16];
+	int64_t limit = EVENTS_LIMIT_DEF;
+	tt_err e;
+
+	if (!analytics_begin(req, venue))
+		return;
+	e = tt_http_query(req, "limit", v, sizeof(v));
+	if (e != TT_ENOTFOUND && (e != TT_OK ||
+	    tt_parse_i64(v, strlen(v), 1, EVENTS_LIMIT_MAX, &limit) != TT_OK)) {
+		invalid1(req, "limit", "must be an integer from 1 to 1000");
+		return;
+	}
+	events_answer(req, udata, venue, NULL, (int)limit);
+}
+
+static void
+h_event_one(tt_http_req *req, void *udata)
+{
+	char venue[TT_AUTH_VENUE_MAX];
+	const char *id = tt_http_param(req, "eventId");
+
+	if (!analytics_begin(req, venue))
+		return;
+	if (id == NULL || id[0] == '\0' || strlen(id) > EVENT_ID_MAX) {
+		invalid1(req, "eventId", "must be 1-128 characters");
+		return;
+	}
+	events_answer(req, udata, venue, id, 1);
+}
+
+tt_err
+routes_analytics_register(tt_http_server *srv, qapi_ctx *ctx)
+{
+	tt_err e;
+
+	if ((e = tt_http_route(srv, "GET", "/analytics/dashboard", TT_HTTP_PROTECTED,
+	    h_dashboard, ctx)) != TT_OK ||
+	    (e = tt_http_route(srv, "GET", "/analytics/revenue/summary", TT_HTTP_PROTECTED,
+	    h_revenue, ctx)) != TT_OK ||
+	    (e = tt_http_route(srv, "GET", "/analytics/events/performance", TT_HTTP_PROTECTED,
+	    h_events, ctx)) != TT_OK ||
+	    (e = tt_http_route(srv, "GET", "/analytics/events/:eventId/performance",
+	    TT_HTTP_PROTECTED, h_event_one, ctx)) != TT_OK)
+		return e;
+	return TT_OK;
+}
