@@ -14,6 +14,7 @@
 
 #define DEV_JWT_SECRET "dev-only-insecure-jwt-secret"
 #define DEV_HASH_SALT  "dev-only-insecure-customer-hash-salt"
+#define DEV_CACHE_SECRET "dev-only-insecure-cache-secret"
 
 typedef enum { CFG_STR, CFG_INT, CFG_BOOL } cfg_kind;
 
@@ -60,6 +61,7 @@ static const cfg_var cfg_vars[] = {
 	I("RECONCILE_SECONDS", reconcile_seconds, "60", 1, 86400),
 	S("JWT_SECRET", jwt_secret, "", true),
 	S("CUSTOMER_HASH_SALT", customer_hash_salt, "", true),
+	S("CACHE_SECRET", cache_secret, "", true),
 	I("RATE_LIMIT_MAX", rate_limit_max, "100", 0, 100000000),
 	I("RATE_LIMIT_WINDOW", rate_limit_window, "60", 1, 86400),
 	S("NNG_PUB_URL", nng_pub_url, "tcp://127.0.0.1:5560", false),
@@ -149,11 +151,16 @@ tt_config_load(tt_config *cfg, char *err, size_t errlen)
 		if (tmp.customer_hash_salt[0] == '\0' || strlen(tmp.customer_hash_salt) < 32)
 			return tt_seterr(err, errlen, TT_ECONFIG,
 			    "CUSTOMER_HASH_SALT: required in production, at least 32 characters");
+		if (tmp.cache_secret[0] == '\0' || strlen(tmp.cache_secret) < 32)
+			return tt_seterr(err, errlen, TT_ECONFIG,
+			    "CACHE_SECRET: required in production, at least 32 characters");
 	} else {
 		if (tmp.jwt_secret[0] == '\0')
 			memcpy(tmp.jwt_secret, DEV_JWT_SECRET, sizeof(DEV_JWT_SECRET));
 		if (tmp.customer_hash_salt[0] == '\0')
 			memcpy(tmp.customer_hash_salt, DEV_HASH_SALT, sizeof(DEV_HASH_SALT));
+		if (tmp.cache_secret[0] == '\0')
+			memcpy(tmp.cache_secret, DEV_CACHE_SECRET, sizeof(DEV_CACHE_SECRET));
 	}
 	*cfg = tmp;
 	return TT_OK;
@@ -169,7 +176,8 @@ bool
 tt_config_insecure(const tt_config *cfg)
 {
 	return strcmp(cfg->jwt_secret, DEV_JWT_SECRET) == 0 ||
-	    strcmp(cfg->customer_hash_salt, DEV_HASH_SALT) == 0;
+	    strcmp(cfg->customer_hash_salt, DEV_HASH_SALT) == 0 ||
+	    strcmp(cfg->cache_secret, DEV_CACHE_SECRET) == 0;
 }
 
 void
@@ -191,6 +199,6 @@ tt_config_log(const tt_config *cfg)
 		tt_log(TT_LOG_DEBUG, "config", "name", v->name, "value", val, NULL);
 	}
 	if (tt_config_insecure(cfg))
-		tt_log(TT_LOG_WARN, "development secrets in use: set JWT_SECRET and CUSTOMER_HASH_SALT",
+		tt_log(TT_LOG_WARN, "development secrets in use: set JWT_SECRET, CUSTOMER_HASH_SALT and CACHE_SECRET",
 		    NULL);
 }

@@ -27,7 +27,7 @@ static const char *const all_vars[] = {
 	"DB_POOL_MAX", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "RABBITMQ_URL",
 	"RABBITMQ_EXCHANGE", "RABBITMQ_QUEUE", "RABBITMQ_DLX", "RABBITMQ_DLQ",
 	"INGEST_PREFETCH", "INGEST_BATCH_SIZE", "INGEST_BATCH_MS", "RECONCILE_SECONDS",
-	"JWT_SECRET", "CUSTOMER_HASH_SALT", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW",
+	"JWT_SECRET", "CUSTOMER_HASH_SALT", "CACHE_SECRET", "RATE_LIMIT_MAX", "RATE_LIMIT_WINDOW",
 	"NNG_PUB_URL", "NNG_SUB_URLS", "DATA_RETENTION_DAYS", "MONGODB_URI",
 	"MONGODB_ENABLED",
 };
@@ -402,6 +402,18 @@ test_config_production_rejects_31_char_salt(void **state)
 }
 
 static void
+test_config_production_requires_cache_secret(void **state)
+{
+	(void)state;
+	set("NODE_ENV", "production");
+	set("JWT_SECRET", SECRET32);
+	set("CUSTOMER_HASH_SALT", SECRET32);
+	assert_config_error_names("CACHE_SECRET");
+	set("CACHE_SECRET", SECRET31);
+	assert_config_error_names("CACHE_SECRET");
+}
+
+static void
 test_config_production_accepts_32_char_secrets(void **state)
 {
 	(void)state;
@@ -409,6 +421,7 @@ test_config_production_accepts_32_char_secrets(void **state)
 	set("NODE_ENV", "production");
 	set("JWT_SECRET", SECRET32);
 	set("CUSTOMER_HASH_SALT", "fedcba9876543210fedcba9876543210");
+	set("CACHE_SECRET", "0123456789abcdef0123456789abcdef");
 	load_ok(&cfg);
 	assert_true(tt_config_production(&cfg));
 	assert_false(tt_config_insecure(&cfg));
@@ -436,6 +449,7 @@ test_config_development_with_both_secrets_is_not_insecure(void **state)
 	tt_config cfg;
 	set("JWT_SECRET", "short-dev-secret");
 	set("CUSTOMER_HASH_SALT", "short-dev-salt");
+	set("CACHE_SECRET", "short-dev-cache-secret");
 	load_ok(&cfg);
 	assert_string_equal(cfg.jwt_secret, "short-dev-secret");
 	assert_string_equal(cfg.customer_hash_salt, "short-dev-salt");
@@ -553,6 +567,7 @@ main(void)
 		T(test_config_production_rejects_31_char_jwt_secret),
 		T(test_config_production_requires_customer_hash_salt),
 		T(test_config_production_rejects_31_char_salt),
+		T(test_config_production_requires_cache_secret),
 		T(test_config_production_accepts_32_char_secrets),
 		T(test_config_development_fills_default_secrets_and_is_insecure),
 		T(test_config_development_with_both_secrets_is_not_insecure),

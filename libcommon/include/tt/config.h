@@ -4,7 +4,7 @@
  * One struct for every binary, with the seed's variable names and local
  * defaults; each binary reads the fields it needs. tt_config_load() validates
  * every value it reads (ranges, formats) and names the variable on error.
- * Secrets (JWT_SECRET, CUSTOMER_HASH_SALT, DB_PASSWORD, REDIS_PASSWORD, the
+ * Secrets (JWT_SECRET, CUSTOMER_HASH_SALT, CACHE_SECRET, DB_PASSWORD, REDIS_PASSWORD, the
  * password inside RABBITMQ_URL) are never logged by tt_config_log().
  */
 #ifndef TT_CONFIG_H
@@ -53,6 +53,7 @@ typedef struct {
 
 	char jwt_secret[TT_CFG_STR];  /* JWT_SECRET (secret) */
 	char customer_hash_salt[TT_CFG_STR]; /* CUSTOMER_HASH_SALT: HMAC key (secret) */
+	char cache_secret[TT_CFG_STR]; /* CACHE_SECRET: HMAC key of cache entries (secret) */
 
 	int  rate_limit_max;        /* RATE_LIMIT_MAX per client and path per window (100; 0 = off) */
 	int  rate_limit_window;     /* RATE_LIMIT_WINDOW seconds (60) */
@@ -72,7 +73,7 @@ typedef struct {
 /*
  * Fills cfg from the environment over the defaults. On a bad value returns
  * TT_ECONFIG with "NAME: reason" in err. In production (NODE_ENV=production)
- * JWT_SECRET and CUSTOMER_HASH_SALT are required; elsewhere a fixed
+ * JWT_SECRET, CUSTOMER_HASH_SALT and CACHE_SECRET are required; elsewhere a fixed
  * development value is used and tt_config_insecure() says so.
  */
 tt_err tt_config_load(tt_config *cfg, char *err, size_t errlen);
