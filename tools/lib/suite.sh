@@ -8,12 +8,13 @@
 # down: stop the binaries (SIGTERM, they drain), then the stack.
 
 # name, path under the build directory, readiness URL. The ports are the
-# services' own configuration: PORT (query-api, 3007) and HEALTH_PORT (the
-# health/metrics listener of ingest, 3010).
+# services' own configuration: PORT (query-api, 3007), HEALTH_PORT (the
+# health/metrics listener of ingest, 3010) and AGGREGATOR_HEALTH_PORT (3011).
 tt_suite_binaries() {
 	TT_SUITE_BINARIES=(
 		"ingest services/ingest/ingest http://127.0.0.1:${HEALTH_PORT:-3010}/health/ready"
 		"query-api services/query-api/query-api http://127.0.0.1:${PORT:-3007}/health/ready"
+		"aggregator services/aggregator/aggregator http://127.0.0.1:${AGGREGATOR_HEALTH_PORT:-3011}/health/ready"
 	)
 }
 
@@ -94,6 +95,7 @@ cmd_up() {
 		  health               $api/health  (/health/live, /health/ready, /health/dependencies)
 		  metrics              $api/metrics
 		  ingest health        $ing/health/ready  (metrics: $ing/metrics)
+		  aggregator health    http://127.0.0.1:${AGGREGATOR_HEALTH_PORT:-3011}/health/ready  (metrics: .../metrics)
 		  PostgreSQL           postgresql://postgres@127.0.0.1:$TT_PG_PORT/$DB_NAME
 		  Redis                redis://127.0.0.1:$TT_REDIS_PORT
 		  RabbitMQ             amqp://guest:guest@127.0.0.1:$TT_AMQP_PORT/
