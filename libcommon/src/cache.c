@@ -131,18 +131,50 @@ count(tt_cache_result r)
 
 /* ---- keys ----------------------------------------------------------------- */
 
-static bool
-part_ok(const char *s)
+/*
+ * Appends part to buf at *pos with ':' and '%' percent-encoded, so the
+ * first two ':' of an entry key are always the separators: venue "a:b"
+ * with ident "c" and venue "a" with ident "b:c" get different keys.
+ */
+static tt_err
+put_part(char *buf, size_t len, size_t *pos, const char *part, bool escape)
 {
-	return s != NULL && s[0] != '\0' && strchr(s, ':') == NULL;
+	for (const char *c = part; *c != '\0'; c++) {
+		const char *s = c;
+		size_t n = 1;
+		if (escape && (*c == ':' || *c == '%')) {
+			s = *c == ':' ? "%3A" : "%25";
+			n = 3;
+		}
+		if (*pos + n >= len)
+			return TT_ETOOBIG;
+		memcpy(buf + *pos, s, n);
+		*pos += n;
+	}
+	buf[*pos] = '\0';
+	return TT_OK;
 }
 
 static tt_err
-key_fmt(char *buf, size_t len, int n)
+key_build(char *buf, size_t len, const char *prefix, const char *type, const char *venue,
+    const char *ident)
 {
-	if (n < 0 || (size_t)n >= len) {
+	size_t pos = 0;
+	tt_err e;
+
+	if (buf == NULL || len == 0)
+		return TT_EINVAL;
+	buf[0] = '\0';
+	if (venue == NULL || venue[0] == '\0' || (type != NULL && type[0] == '\0'))
+		return TT_EINVAL;
+	if ((e = put_part(buf, len, &pos, prefix, false)) != TT_OK ||
+	    (type != NULL && ((e = put_part(buf, len, &pos, type, true)) != TT_OK ||
+	    (e = put_part(buf, len, &pos, ":", false)) != TT_OK)) ||
+	    (e = put_part(buf, len, &pos, venue, true)) != TT_OK ||
+	    (ident != NULL && ((e = put_part(buf, len, &pos, ":", false)) != TT_OK ||
+	    (e = put_part(buf, len, &pos, ident, false)) != TT_OK))) {
 		buf[0] = '\0';
-		return TT_ETOOBIG;
+		return e;
 	}
 	return TT_OK;
 }
@@ -150,24 +182,15 @@ key_fmt(char *buf, size_t len, int n)
 tt_err
 tt_cache_key(char *buf, size_t len, const char *type, const char *venue, const char *ident)
 {
-	if (buf == NULL || len == 0)
-		return TT_EINVAL;
-	buf[0] = '\0';
-	if (!part_ok(type) || !part_ok(venue))
-		return TT_EINVAL;
-	return key_fmt(buf, len, snprintf(buf, len, "analytics:%s:%s:%s", type, venue,
-	    ident != NULL ? ident : ""));
+	/* "" is refused by key_build; NULL there means "no type part". */
+	return key_build(buf, len, "analytics:", type != NULL ? type : "", venue,
+	    ident != NULL ? ident : "");
 }
 
 tt_err
 tt_cache_version_key(char *buf, size_t len, const char *venue)
 {
-	if (buf == NULL || len == 0)
-		return TT_EINVAL;
-	buf[0] = '\0';
-	if (!part_ok(venue))
-		return TT_EINVAL;
-	return key_fmt(buf, len, snprintf(buf, len, "cache:version:%s", venue));
+	return key_build(buf, len, "cache:version:", NULL, venue, NULL);
 }
 
 /* ---- entries -------------------------------------------------------------- */

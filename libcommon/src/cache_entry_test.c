@@ -36,21 +36,34 @@ test_keys_are_the_seed_family(void **state)
 }
 
 static void
-test_keys_refuse_colons_in_venue_or_type_and_overflow(void **state)
+test_keys_escape_colons_in_venue_and_type_and_bound_length(void **state)
 {
 	(void)state;
-	char k[40];
+	char k[40], k2[40];
 
-	/* "a:b" + "c" would share a key with "a" + "b:c": a cross-venue read. */
-	assert_int_equal(tt_cache_key(k, sizeof(k), "dashboard", "a:b", "c"), TT_EINVAL);
-	assert_string_equal(k, "");
-	assert_int_equal(tt_cache_key(k, sizeof(k), "dash:x", "a", "c"), TT_EINVAL);
+	/* "a:b" + "c" must not share a key with "a" + "b:c": a cross-venue read. */
+	assert_int_equal(tt_cache_key(k, sizeof(k), "dashboard", "a:b", "c"), TT_OK);
+	assert_int_equal(tt_cache_key(k2, sizeof(k2), "dashboard", "a", "b:c"), TT_OK);
+	assert_string_equal(k, "analytics:dashboard:a%3Ab:c");
+	assert_string_equal(k2, "analytics:dashboard:a:b:c");
+	assert_int_equal(tt_cache_key(k, sizeof(k), "dashboard", "a%3Ab", "c"), TT_OK);
+	assert_string_equal(k, "analytics:dashboard:a%253Ab:c");
+	assert_int_equal(tt_cache_key(k, sizeof(k), "d:x", "a", ""), TT_OK);
+	assert_string_equal(k, "analytics:d%3Ax:a:");
+	assert_int_equal(tt_cache_version_key(k, sizeof(k), "x:y"), TT_OK);
+	assert_string_equal(k, "cache:version:x%3Ay");
+
 	assert_int_equal(tt_cache_key(k, sizeof(k), "dashboard", "", "c"), TT_EINVAL);
+	assert_string_equal(k, "");
 	assert_int_equal(tt_cache_key(k, sizeof(k), NULL, "a", "c"), TT_EINVAL);
-	assert_int_equal(tt_cache_version_key(k, sizeof(k), "x:y"), TT_EINVAL);
+	assert_int_equal(tt_cache_key(k, sizeof(k), "", "a", "c"), TT_EINVAL);
+	assert_int_equal(tt_cache_version_key(k, sizeof(k), NULL), TT_EINVAL);
 	assert_int_equal(tt_cache_key(k, sizeof(k), "dashboard", "venue", "a-rather-long-ident"),
 	    TT_ETOOBIG);
 	assert_string_equal(k, "");
+	/* Exactly fitting: 10 + 10 + 5 + 1 + 13 = 39 bytes and the NUL. */
+	assert_int_equal(tt_cache_key(k, sizeof(k), "dashboard", "venue", "abcdefghijklm"), TT_OK);
+	assert_int_equal(strlen(k), 39);
 }
 
 static char *
@@ -192,7 +205,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys_are_the_seed_family),
-		cmocka_unit_test(test_keys_refuse_colons_in_venue_or_type_and_overflow),
+		cmocka_unit_test(test_keys_escape_colons_in_venue_and_type_and_bound_length),
 		cmocka_unit_test(test_entry_round_trips),
 		cmocka_unit_test(test_entry_rejects_any_flipped_byte),
 		cmocka_unit_test(test_entry_rejects_a_re_versioned_value),

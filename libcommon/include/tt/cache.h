@@ -62,14 +62,15 @@ const char *tt_cache_result_name(tt_cache_result r);
 
 /*
  * Renders the entry key analytics:{type}:{venue}:{ident} into buf. type and
- * venue must be non-empty and free of ':' (so two venues can never share a
- * key); ident may be empty and hold anything. TT_EINVAL or TT_ETOOBIG (buf
- * then holds "").
+ * venue must be non-empty; in them ':' and '%' are written %3A and %25, so
+ * two venues can never share a key (venue "a:b" + ident "c" is not venue
+ * "a" + ident "b:c"); ident may be empty and is written as is. TT_EINVAL or
+ * TT_ETOOBIG (buf then holds "").
  */
 tt_err tt_cache_key(char *buf, size_t len, const char *type, const char *venue,
     const char *ident);
 
-/* Renders cache:version:{venue} into buf; same rules for venue. */
+/* Renders cache:version:{venue} into buf; venue encoded the same way. */
 tt_err tt_cache_version_key(char *buf, size_t len, const char *venue);
 
 /*
