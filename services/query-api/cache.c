@@ -1,19 +1,76 @@
 /*
- * cache.c - cache-aside for query-api's read endpoints (see qapi.h).
+ * cache.c - cache-aside for query-api's read endpoints (see qapi.h), over
+ * libcommon's signed, versioned entries (tt/cache.h).
  *
- * Not written yet: every lookup is a miss and nothing is stored, so the
- * endpoints compute each answer from the rollups. The Redis implementation
- * (seed TTLs, HMAC-protected entries, per-venue invalidation) replaces
- * these two functions without changing their callers.
+ * A handler calls qapi_cache_get, computes the answer on a miss, then
+ * qapi_cache_put, all on its civetweb worker thread. The venue's data
+ * version seen by the get is what the put must store the answer under
+ * (the answer was computed from data at least that new), so the get leaves
+ * it in a per-thread slot with the key it belongs to and the put takes it
+ * from there: the qapi.h signatures stay as the route modules use them. A
+ * put with no get of the same key before it on the thread is not stored
+ * (it could not prove how old its data is).
+ *
+ * The HMAC key is CACHE_SECRET, read once from the environment (the same
+ * tt_config_load main() ran). Redis is the per-thread connection. Redis
+ * down: every get is a miss and every put a no-op; requests never fail
+ * because of the cache.
  */
 #include "qapi.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tt/cache.h"
+#include "tt/log.h"
+#include "tt/redis.h"
+
+static tt_config cache_cfg;
+static bool cache_enabled;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+/* The version the last get on this thread saw, and the key it was for. */
+static _Thread_local struct {
+	char    key[TT_CACHE_KEY_MAX];
+	int64_t version;
+} last_get;
+
+static void
+cache_init(void)
+{
+	char err[256];
+
+	tt_cache_metrics_register();
+	if (tt_config_load(&cache_cfg, err, sizeof(err)) != TT_OK) {
+		tt_log(TT_LOG_ERROR, "cache disabled: configuration", "error", err, NULL);
+		return;
+	}
+	if (strlen(cache_cfg.cache_secret) < TT_CACHE_SECRET_MIN) {
+		tt_log(TT_LOG_ERROR, "cache disabled: CACHE_SECRET shorter than 16 characters", NULL);
+		return;
+	}
+	cache_enabled = true;
+}
 
 char *
 qapi_cache_get(const char *type, const char *venue, const char *ident)
 {
-	(void)type;
-	(void)venue;
-	(void)ident;
+	char *json = NULL;
+	int64_t version = -1;
+
+	pthread_once(&cache_once, cache_init);
+	last_get.key[0] = '\0';
+	if (!cache_enabled)
+		return NULL;
+	tt_cache_result r = tt_cache_get(tt_redis_thread(), cache_cfg.cache_secret,
+	    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version);
+	if (r == TT_CACHE_HIT)
+		return json;
+	if (version >= 0 && tt_cache_key(last_get.key, sizeof(last_get.key), type, venue,
+	    ident) == TT_OK)
+		last_get.version = version;
 	return NULL;
 }
 
@@ -21,9 +78,15 @@ void
 qapi_cache_put(const char *type, const char *venue, const char *ident,
     const char *json, int ttl_s)
 {
-	(void)type;
-	(void)venue;
-	(void)ident;
-	(void)json;
-	(void)ttl_s;
+	char key[TT_CACHE_KEY_MAX];
+
+	pthread_once(&cache_once, cache_init);
+	if (!cache_enabled || json == NULL ||
+	    tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK ||
+	    last_get.key[0] == '\0' || strcmp(key, last_get.key) != 0)
+		return;
+	last_get.key[0] = '\0';   /* one put per get */
+	(void)tt_cache_put(tt_redis_thread(), cache_cfg.cache_secret,
+	    strlen(cache_cfg.cache_secret), type, venue, ident, last_get.version, json,
+	    strlen(json), ttl_s);
 }
