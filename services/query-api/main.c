@@ -108,7 +108,9 @@ main(int argc, char **argv)
 	if (routes_health_register(srv, &ctx) != TT_OK ||
 	    routes_metrics_register(srv, &ctx) != TT_OK ||
 	    routes_realtime_register(srv, &ctx) != TT_OK ||
-	    routes_analytics_register(srv, &ctx) != TT_OK) {
+	    routes_analytics_register(srv, &ctx) != TT_OK ||
+	    routes_query_register(srv, &ctx) != TT_OK ||
+	    routes_customers_register(srv, &ctx) != TT_OK) {
 		fprintf(stderr, "query-api: route registration failed\n");
 		goto out;
 	}
