@@ -1,0 +1,479 @@
+// analytics.test.mjs - the dashboard, revenue summary and event performance
+// endpoints of query-api give the numbers of an independent SQL query over
+// raw_events, to the cent.
+//
+// A seeded dataset goes through the real path (RabbitMQ -> ingest ->
+// raw_events -> `aggregator --once` -> rollups): three venues (no venues row
+// = UTC, America/Los_Angeles, Asia/Kolkata +05:30), events over the last 100
+// days and densely in the last day, re-publications and refunds. Then, for
+// each venue, every figure the endpoints answer must equal what this file
+// computes from raw_events with its own SQL (local dates with AT TIME ZONE)
+// and BigInt arithmetic (percentages, projection, sell-through, velocity,
+// rounded half away from zero). Also: a venue token never reads another
+// venue (403), an admin names one with ?venueId=, bad parameters are 400
+// with details naming the field, no token is 401.
+//
+// Responses are read with every JSON number kept as its text, so money is
+// compared as exact decimals ("12.30"), never through a double.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+
+import { IngestWorld, Service, freePort, sanitizerReport, sleep } from './lib/harness.mjs';
+import { EventFactory, Expected, formatCents, makeStream } from './lib/events.mjs';
+import { api } from './lib/http.mjs';
+import { adminToken, mintToken, venueToken } from './lib/jwt.mjs';
+import * as stack from './lib/stack-env.mjs';
+
+const SEED = 20261125;
+const COUNT = 2500;
+const DUPS = 150;
+const HOUR = 3600000;
+const DAY = 24 * HOUR;
+const ZONES = [null, 'America/Los_Angeles', 'Asia/Kolkata'];
+const SALES = `type IN ('ticket.purchased', 'ticket.refunded')`;
+const BUY = `type = 'ticket.purchased'`;
+
+// ---------------------------------------------------------------- helpers
+
+/** JSON with every number kept as its source text (a string). */
+function parseExact(text) {
+  return JSON.parse(text.replace(/([:[,])\s*(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,}\]])/g, '$1"$2"'));
+}
+
+/** GET through curl: {status, text, data (exact numbers), body}. */
+async function get(client, path) {
+  const r = await client.get(path);
+  let body;
+  try {
+    body = parseExact(r.text);
+  } catch {
+    body = undefined;
+  }
+  return { status: r.status, text: r.text, body, data: body?.data };
+}
+
+async function getOk(client, path) {
+  const r = await get(client, path);
+  assert.equal(r.status, 200, `${path}: ${r.text.slice(0, 400)}`);
+  assert.equal(r.body.success, true, r.text.slice(0, 200));
+  return r.data;
+}
+
+function assertValidation(r, field, what) {
+  assert.equal(r.status, 400, `${what}: ${r.text}`);
+  assert.equal(r.body?.success, false, what);
+  assert.equal(r.body?.code, 'VALIDATION_ERROR', what);
+  const fields = (r.body?.details ?? []).map((d) => d.field);
+  assert.ok(fields.includes(field), `${what}: details ${JSON.stringify(fields)} do not name ${field}`);
+}
+
+/** a / b rounded half away from zero (BigInt, b > 0). */
+function divRound(a, b) {
+  const q = a / b;
+  const r = a % b;
+  const ar = r < 0n ? -r : r;
+  if (2n * ar >= b) return q + (a < 0n ? -1n : 1n);
+  return q;
+}
+
+/** v / 10^places as decimal text. */
+function fixed(v, places) {
+  const neg = v < 0n;
+  const a = neg ? -v : v;
+  const s = 10n ** BigInt(places);
+  return `${neg ? '-' : ''}${a / s}.${String(a % s).padStart(places, '0')}`;
+}
+
+const percent = (part, total) => `${fixed(total === 0n ? 0n : divRound(part * 10000n, total), 2)}%`;
+
+function addDays(date, n) {
+  return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10);
+}
+
+function runAggregator(args) {
+  return new Promise((resolve) => {
+    execFile(stack.binPath('aggregator'), args, {
+      env: stack.serviceEnv({ AGGREGATOR_LATE_WINDOW_HOURS: '100000', LOG_LEVEL: 'warn' }), timeout: 120000,
+    }, (err, stdout, stderr) => resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+// ---------------------------------------------------- the independent SQL
+
+/** The venue's zone and today's local date, as the database sees them now. */
+async function venueNow(pool, venue) {
+  const { rows } = await pool.query(
+    `SELECT tz, (now() AT TIME ZONE tz)::date::text AS today,
+            (extract(epoch FROM date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') * 1000)::bigint::text AS hour
+       FROM (SELECT coalesce((SELECT timezone FROM venues WHERE venue_id = $1), 'UTC') AS tz) z`, [venue]);
+  return { tz: rows[0].tz, today: rows[0].today, hour: Number(rows[0].hour) };
+}
+
+/** The period as dates (or hour instants) and its [start, end) instants, for a period name. */
+function periodOf(now, period) {
+  if (period === '24h') {
+    const keys = Array.from({ length: 24 }, (_, i) => new Date(now.hour - (23 - i) * HOUR).toISOString());
+    return { keys, hours: true, start: new Date(now.hour - 23 * HOUR).toISOString(), end: new Date(now.hour + HOUR).toISOString() };
+  }
+  const n = Number(period.replace('d', ''));
+  const keys = Array.from({ length: n }, (_, i) => addDays(now.today, i - (n - 1)));
+  return { keys, hours: false, first: keys[0], last: now.today };
+}
+
+/** Net cents and tickets per bucket key (local date or UTC hour ISO) of a venue, from raw_events. */
+async function rawBuckets(pool, venue, tz, hours) {
+  const key = hours
+    ? `to_char(date_trunc('hour', occurred_at AT TIME ZONE 'UTC'), 'YYYY-MM-DD"T"HH24:00:00.000"Z"')`
+    : `to_char(occurred_at AT TIME ZONE $2, 'YYYY-MM-DD')`;
+  const { rows } = await pool.query(
+    `SELECT ${key} AS k, sum(revenue_cents)::text AS net, coalesce(sum(quantity) FILTER (WHERE ${BUY}), 0)::text AS t
+       FROM raw_events WHERE venue_id = $1 AND ${SALES} AND $2::text IS NOT NULL GROUP BY 1`, [venue, tz]);
+  return new Map(rows.map((r) => [r.k, { net: BigInt(r.net), tickets: BigInt(r.t) }]));
+}
+
+/** Top shows (net desc, tickets desc, id) of a venue within the period, from raw_events. */
+async function rawTop(pool, venue, tz, p, limit = 10) {
+  const filter = p.hours
+    ? `occurred_at >= $3::timestamptz AND occurred_at < $4::timestamptz AND $2::text IS NOT NULL`
+    : `(occurred_at AT TIME ZONE $2)::date BETWEEN $3::date AND $4::date`;
+  const { rows } = await pool.query(
+    `SELECT r.event_id, c.name, r.t, r.net FROM (
+        SELECT event_id, coalesce(sum(quantity) FILTER (WHERE ${BUY}), 0) AS t, sum(revenue_cents) AS net
+          FROM raw_events WHERE venue_id = $1 AND ${SALES} AND event_id IS NOT NULL AND event_id <> '' AND ${filter}
+         GROUP BY event_id) r
+       LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = r.event_id
+      ORDER BY r.net DESC, r.t DESC, r.event_id LIMIT ${limit}`,
+    [venue, tz, p.hours ? p.start : p.first, p.hours ? p.end : p.last]);
+  return rows.map((r) => ({ eventId: r.event_id, name: r.name, ticketsSold: String(r.t), revenue: formatCents(BigInt(r.net)) }));
+}
+
+/** Distinct customers with a purchase in the period, from raw_events. */
+async function rawCustomers(pool, venue, tz, p) {
+  const range = p.hours
+    ? `occurred_at >= $3::timestamptz AND occurred_at < $4::timestamptz AND $2::text IS NOT NULL`
+    : `occurred_at >= ($3::date::timestamp AT TIME ZONE $2) AND occurred_at < (($4::date + 1)::timestamp AT TIME ZONE $2)`;
+  const { rows } = await pool.query(
+    `SELECT count(DISTINCT customer_hash)::text AS n FROM raw_events
+      WHERE venue_id = $1 AND ${BUY} AND customer_hash IS NOT NULL AND ${range}`,
+    [venue, tz, p.hours ? p.start : p.first, p.hours ? p.end : p.last]);
+  return rows[0].n;
+}
+
+/** Net cents, tickets and net up to today per value of a payload dimension, local dates [d0, d1]. */
+async function rawBy(pool, venue, tz, dim, d0, d1, today) {
+  const { rows } = await pool.query(
+    `SELECT coalesce(payload #>> '{data,${dim}}', '') AS k, sum(revenue_cents)::text AS net,
+            coalesce(sum(quantity) FILTER (WHERE ${BUY}), 0)::text AS t,
+            coalesce(sum(revenue_cents) FILTER (WHERE (occurred_at AT TIME ZONE $2)::date <= $5::date), 0)::text AS upto
+       FROM raw_events WHERE venue_id = $1 AND ${SALES}
+        AND (occurred_at AT TIME ZONE $2)::date BETWEEN $3::date AND $4::date GROUP BY 1`, [venue, tz, d0, d1, today]);
+  return rows.map((r) => ({ k: r.k, net: BigInt(r.net), tickets: BigInt(r.t), upto: BigInt(r.upto) }));
+}
+
+/** The expected breakdown list of the revenue summary (order: net desc, then key). */
+function breakdown(rows, key, total) {
+  const named = rows.map((r) => ({ ...r, name: r.k === '' ? 'unknown' : r.k }));
+  named.sort((a, b) => (a.net !== b.net ? (a.net > b.net ? -1 : 1) : 0));
+  return named.map((r) => ({ [key]: r.name, revenue: formatCents(r.net), percentage: percent(r.net, total), ticketsSold: String(r.tickets) }));
+}
+
+/** Sorted by key for comparisons that must not depend on collation of ties. */
+const byKey = (key) => (a, b) => (a[key] < b[key] ? -1 : a[key] > b[key] ? 1 : 0);
+
+// ------------------------------------------------------------------ tests
+
+describe('analytics endpoints: dashboard, revenue summary, event performance equal SQL over raw_events', { timeout: 300000 }, () => {
+  let w;
+  let qa;
+  let base;
+  let factory;
+  let venues;
+  let admin;
+
+  async function cleanup() {
+    for (const t of ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog', 'venues'])
+      await w.pool.query(`DELETE FROM ${t} WHERE venue_id LIKE $1`, [`${w.tag}-%`]);
+  }
+
+  before(async () => {
+    w = await IngestWorld.open('ana');
+    await cleanup();
+    const now = Date.now();
+    factory = new EventFactory({
+      tag: w.tag,
+      seed: SEED,
+      venues: ZONES.length,
+      salt: w.salt,
+      windows: [
+        { startMs: now - 100 * DAY, endMs: now - 60000 },
+        { startMs: now - 26 * HOUR, endMs: now - 60000 },
+      ],
+    });
+    venues = factory.venueIds;
+    for (const [i, v] of venues.entries()) {
+      if (ZONES[i]) await w.pool.query('INSERT INTO venues (venue_id, timezone) VALUES ($1, $2)', [v, ZONES[i]]);
+    }
+    const msgs = makeStream(factory, { count: COUNT, dups: DUPS, bad: 0 });
+    const exp = new Expected().addAll(msgs);
+    await w.startIngest();
+    await w.pub.publish(w.names.exchange, msgs);
+    const r = await w.waitDrained({ ids: exp.events.size, bad: 0, timeoutMs: 120000 });
+    assert.ok(r.ok, `ingest did not store ${exp.events.size} events: ${JSON.stringify(r.value)}`);
+    await sleep(2500); // the pass reads up to now() - 2 s
+
+    // One pass; another aggregator on the same database may hold the lock, so pass again until the rollups hold every sale.
+    const want = async () => (await w.pool.query(
+      `SELECT count(*)::text AS n, coalesce(sum(revenue_cents), 0)::text AS s FROM raw_events WHERE venue_id LIKE $1 AND ${SALES}`,
+      [`${w.tag}-%`])).rows[0];
+    const got = async () => (await w.pool.query(
+      `SELECT (sum(orders) + sum(refunds))::text AS n, coalesce(sum(net_cents), 0)::text AS s FROM sales_rollups
+        WHERE venue_id LIKE $1 AND granularity = 'day'`, [`${w.tag}-%`])).rows[0];
+    const target = await want();
+    for (let i = 0; i < 10; i++) {
+      const a = await runAggregator(['--once']);
+      assert.equal(sanitizerReport(a.stderr + a.stdout), null, a.stderr);
+      assert.equal(a.code, 0, `aggregator --once: ${a.stderr}`);
+      if (JSON.stringify(await got()) === JSON.stringify(target)) break;
+      await sleep(500);
+    }
+    assert.deepEqual(await got(), target, 'the rollups hold every sale after aggregator --once');
+
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    qa = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info' }, healthPort: port });
+    w.services.push(qa);
+    qa.start();
+    await qa.waitReady();
+    admin = api(base, { token: adminToken() });
+  });
+
+  after(async () => {
+    if (w) {
+      await cleanup().catch(() => {});
+      if (qa?.alive) {
+        await qa.stopClean().catch((e) => console.error(`query-api stop: ${e.message}`));
+      }
+      const errors = await w.close();
+      if (errors?.length) console.error(`cleanup: ${errors.join('; ')}`);
+    }
+  });
+
+  for (const period of ['24h', '7d', '30d', '90d']) {
+    it(`GET /analytics/dashboard?period=${period}: summary, charts, topEvents, realtime equal raw_events for every venue`, async () => {
+      for (const v of venues) {
+        const now = await venueNow(w.pool, v);
+        const d = await getOk(admin, `/analytics/dashboard?period=${period}&venueId=${v}`);
+        const p = periodOf(now, period);
+        const buckets = await rawBuckets(w.pool, v, now.tz, p.hours);
+        const points = p.keys.map((k) => ({ date: k, ...(buckets.get(k) ?? { net: 0n, tickets: 0n }) }));
+        const totalNet = points.reduce((s, x) => s + x.net, 0n);
+        const totalTickets = points.reduce((s, x) => s + x.tickets, 0n);
+        const what = `${v} ${period}`;
+        assert.equal(d.period, period, what);
+        assert.equal(d.timezone, now.tz, what);
+        assert.deepEqual(d.charts.revenue, points.map((x) => ({ date: x.date, revenue: formatCents(x.net) })), `${what} charts.revenue`);
+        assert.deepEqual(d.charts.sales, points.map((x) => ({ date: x.date, ticketsSold: String(x.tickets) })), `${what} charts.sales`);
+        assert.deepEqual(d.charts.customerSegments, [], what);
+        assert.equal(d.summary.totalRevenue, formatCents(totalNet), `${what} totalRevenue`);
+        assert.equal(d.summary.totalTicketsSold, String(totalTickets), `${what} totalTicketsSold`);
+        assert.equal(d.summary.uniqueCustomers, await rawCustomers(w.pool, v, now.tz, p), `${what} uniqueCustomers`);
+        const top = await rawTop(w.pool, v, now.tz, p);
+        assert.deepEqual(d.topEvents, top, `${what} topEvents`);
+        assert.deepEqual(d.summary.topEvent, top[0] ?? null, `${what} topEvent`);
+        // realtime: ingest's counters of today (UTC day).
+        const day = new Date().toISOString().slice(0, 10);
+        const h = (await w.redis.hgetall(`counter:${v}:${day}`)) ?? {};
+        assert.deepEqual(d.realtime, {
+          todayRevenue: formatCents(BigInt(h.revenue_cents ?? 0)), todaySales: String(h.sales ?? 0), currentTraffic: String(h.traffic ?? 0),
+        }, `${what} realtime`);
+        if (period === '90d') assert.ok(totalTickets > 0n, `${what}: the dataset has sales in the period`);
+      }
+    });
+  }
+
+  it('GET /analytics/dashboard defaults to 7d', async () => {
+    const d = await getOk(admin, `/analytics/dashboard?venueId=${venues[1]}`);
+    assert.equal(d.period, '7d');
+    assert.equal(d.charts.revenue.length, 7);
+  });
+
+  it('GET /analytics/revenue/summary: byChannel, byEventType and projection equal raw_events (dates and date-times, in venue time)', async () => {
+    for (const v of venues) {
+      const now = await venueNow(w.pool, v);
+      const cases = [
+        { start: addDays(now.today, -20), end: addDays(now.today, 9) }, // includes today: a projection
+        { start: addDays(now.today, -80), end: addDays(now.today, -30) }, // all in the past
+        { start: addDays(now.today, 0), end: addDays(now.today, 0) },
+        // date-times with offsets: their local dates in the venue's zone
+        { start: new Date(Date.now() - 40 * DAY).toISOString(), end: '2099-01-01T00:00:00+05:30', localOf: true, cap: true },
+      ];
+      for (const c of cases) {
+        let d0 = c.start;
+        let d1 = c.end;
+        if (c.localOf) {
+          const { rows } = await w.pool.query(
+            `SELECT ($1::timestamptz AT TIME ZONE $3)::date::text AS a, ($2::timestamptz AT TIME ZONE $3)::date::text AS b`,
+            [c.start, c.end, now.tz]);
+          d0 = rows[0].a;
+          d1 = rows[0].b;
+        }
+        const path = `/analytics/revenue/summary?venueId=${v}&startDate=${encodeURIComponent(c.start)}&endDate=${encodeURIComponent(c.end)}`;
+        if (c.cap) {
+          // More than 366 days: refused.
+          assertValidation(await get(admin, path), 'endDate', `${v} ${c.start}..${c.end}`);
+          continue;
+        }
+        const d = await getOk(admin, path);
+        const what = `${v} ${d0}..${d1}`;
+        const ch = await rawBy(w.pool, v, now.tz, 'channel', d0, d1, now.today);
+        const et = await rawBy(w.pool, v, now.tz, 'eventType', d0, d1, now.today);
+        const total = ch.reduce((s, r) => s + r.net, 0n);
+        const upto = ch.reduce((s, r) => s + r.upto, 0n);
+        assert.equal(d.startDate, d0, what);
+        assert.equal(d.endDate, d1, what);
+        assert.equal(d.timezone, now.tz, what);
+        assert.equal(d.byChannel.total, formatCents(total), `${what} total`);
+        // Ties in revenue are ordered by the database's collation: compare as sets, and the order of revenues.
+        const wantCh = breakdown(ch, 'channel', total);
+        assert.deepEqual([...d.byChannel.channels].sort(byKey('channel')), [...wantCh].sort(byKey('channel')), `${what} byChannel`);
+        assert.deepEqual(d.byChannel.channels.map((x) => x.revenue), wantCh.map((x) => x.revenue), `${what} byChannel order`);
+        const wantEt = breakdown(et, 'eventType', total);
+        assert.deepEqual([...d.byEventType].sort(byKey('eventType')), [...wantEt].sort(byKey('eventType')), `${what} byEventType`);
+        const totalDays = BigInt((Date.parse(d1) - Date.parse(d0)) / DAY + 1);
+        let elapsed = BigInt((Date.parse(now.today) - Date.parse(d0)) / DAY + 1);
+        const includesToday = elapsed >= 1n && elapsed <= totalDays;
+        if (elapsed < 0n) elapsed = 0n;
+        if (elapsed > totalDays) elapsed = totalDays;
+        const projected = elapsed === 0n || elapsed === totalDays ? upto : divRound(upto * totalDays, elapsed);
+        assert.deepEqual(d.projection, {
+          method: 'linear', includesToday, totalDays: String(totalDays), elapsedDays: String(elapsed),
+          revenueToDate: formatCents(upto), projectedRevenue: formatCents(projected),
+        }, `${what} projection`);
+        if (c.end === addDays(now.today, 9)) assert.ok(ch.length > 0, `${what}: the dataset has sales in range`);
+      }
+    }
+  });
+
+  it('GET /analytics/events/performance and /analytics/events/:eventId/performance equal raw_events and the catalog', async () => {
+    for (const v of venues) {
+      const now = await venueNow(w.pool, v);
+      const { rows } = await w.pool.query(
+        `WITH s AS (
+           SELECT event_id, coalesce(sum(quantity) FILTER (WHERE ${BUY}), 0) AS t, count(*) FILTER (WHERE ${BUY}) AS o,
+                  coalesce(sum(revenue_cents) FILTER (WHERE ${BUY}), 0) AS g, coalesce(-sum(revenue_cents) FILTER (WHERE NOT ${BUY}), 0) AS rf,
+                  min(occurred_at) FILTER (WHERE ${BUY}) AS first
+             FROM raw_events WHERE venue_id = $1 AND ${SALES} AND event_id IS NOT NULL GROUP BY event_id)
+         SELECT coalesce(s.event_id, c.event_id) AS id, c.name, c.capacity, coalesce(s.t, 0)::text AS t, coalesce(s.o, 0)::text AS o,
+                coalesce(s.g, 0)::text AS g, coalesce(s.rf, 0)::text AS rf,
+                ($3::date - (s.first AT TIME ZONE $2)::date + 1)::text AS days
+           FROM s FULL JOIN (SELECT * FROM event_catalog WHERE venue_id = $1) c ON c.event_id = s.event_id`,
+        [v, now.tz, now.today]);
+      const want = rows.map((r) => {
+        const t = BigInt(r.t);
+        const net = BigInt(r.g) - BigInt(r.rf);
+        const days = r.days === null ? null : BigInt(r.days) < 1n ? 1n : BigInt(r.days);
+        return {
+          eventId: r.id, name: r.name, capacity: r.capacity === null ? null : String(r.capacity), ticketsSold: String(t), orders: r.o,
+          grossRevenue: formatCents(BigInt(r.g)), refunds: formatCents(BigInt(r.rf)), revenue: formatCents(net),
+          sellThrough: r.capacity > 0 ? fixed(divRound(t * 10000n, BigInt(r.capacity)), 4) : null,
+          salesVelocity: days === null ? '0.0000' : fixed(divRound(t * 10000n, days), 4),
+          net,
+        };
+      });
+      const pick = (e) => ({
+        eventId: e.eventId, name: e.name, capacity: e.capacity, ticketsSold: e.ticketsSold, orders: e.orders, grossRevenue: e.grossRevenue,
+        refunds: e.refunds, revenue: e.revenue, sellThrough: e.sellThrough, salesVelocity: e.salesVelocity,
+      });
+      const d = await getOk(admin, `/analytics/events/performance?venueId=${v}&limit=1000`);
+      assert.ok(want.length > 5, `${v}: shows in the dataset`);
+      assert.equal(d.count, String(want.length), v);
+      assert.deepEqual(d.events.map(pick).sort(byKey('eventId')), want.map(pick).sort(byKey('eventId')), `${v} events`);
+      // Ordered by revenue, descending.
+      const revs = d.events.map((e) => BigInt(e.revenue.replace('.', '')));
+      for (let i = 1; i < revs.length; i++) assert.ok(revs[i - 1] >= revs[i], `${v}: events ordered by revenue`);
+      // limit
+      const two = await getOk(admin, `/analytics/events/performance?venueId=${v}&limit=2`);
+      assert.deepEqual(two.events, d.events.slice(0, 2), `${v} limit=2`);
+      // One show.
+      const one = want.find((e) => e.capacity !== null && e.ticketsSold !== '0') ?? want[0];
+      const o = await getOk(admin, `/analytics/events/${encodeURIComponent(one.eventId)}/performance?venueId=${v}`);
+      assert.deepEqual(pick(o), pick(one), `${v} ${one.eventId}`);
+      const missing = await get(admin, `/analytics/events/${w.tag}-no-such-show/performance?venueId=${v}`);
+      assert.equal(missing.status, 404, missing.text);
+      assert.equal(missing.body?.code, 'NOT_FOUND');
+    }
+  });
+
+  it('tenancy: a venue token reads its own venue only (403 for another), an admin names any', async () => {
+    const [a, b] = venues;
+    const mine = api(base, { token: venueToken(a) });
+    for (const path of ['/analytics/dashboard?period=30d', '/analytics/revenue/summary?startDate=2026-01-01&endDate=2026-01-31',
+      '/analytics/events/performance']) {
+      const own = await get(mine, path);
+      assert.equal(own.status, 200, `${path}: ${own.text}`);
+      const named = await get(mine, `${path}${path.includes('?') ? '&' : '?'}venueId=${a}`);
+      assert.equal(named.status, 200, named.text);
+      const other = await get(mine, `${path}${path.includes('?') ? '&' : '?'}venueId=${b}`);
+      assert.equal(other.status, 403, `${path} for another venue: ${other.text}`);
+      assert.equal(other.body?.code, 'FORBIDDEN');
+      assert.ok(!other.text.includes(b), 'nothing of the other venue in the answer');
+      const viaAdmin = await getOk(admin, `${path}${path.includes('?') ? '&' : '?'}venueId=${a}`);
+      const ownData = own.data;
+      if (ownData.realtime) {
+        delete ownData.realtime;
+        delete viaAdmin.realtime;
+      }
+      assert.deepEqual(ownData, viaAdmin, `${path}: the venue token reads its own venue`);
+    }
+    const one = await get(mine, `/analytics/events/x/performance?venueId=${b}`);
+    assert.equal(one.status, 403, one.text);
+    // No analytics.read permission.
+    const noPerm = api(base, { token: mintToken({ userId: 'u', venueId: a, role: 'user', permissions: ['analytics.write'] }) });
+    const r = await get(noPerm, '/analytics/dashboard');
+    assert.equal(r.status, 403, r.text);
+  });
+
+  it('401 without a token or with a bad one', async () => {
+    for (const path of ['/analytics/dashboard', '/analytics/revenue/summary?startDate=2026-01-01&endDate=2026-01-02',
+      '/analytics/events/performance', '/analytics/events/x/performance']) {
+      const r = await get(api(base), path);
+      assert.equal(r.status, 401, `${path}: ${r.text}`);
+      assert.equal(r.body?.code, 'UNAUTHORIZED');
+      const bad = await get(api(base, { token: 'garbage.token.here' }), path);
+      assert.equal(bad.status, 401, `${path}: ${bad.text}`);
+    }
+  });
+
+  it('400 VALIDATION_ERROR with details naming the field', async () => {
+    const v = venues[2];
+    const cases = [
+      ['/analytics/dashboard?period=1y', 'period'],
+      ['/analytics/dashboard?period=', 'period'],
+      ['/analytics/dashboard?period=7D', 'period'],
+      ['/analytics/revenue/summary', 'startDate'],
+      ['/analytics/revenue/summary', 'endDate'],
+      ['/analytics/revenue/summary?startDate=2026-01-01', 'endDate'],
+      ['/analytics/revenue/summary?startDate=yesterday&endDate=2026-01-01', 'startDate'],
+      ['/analytics/revenue/summary?startDate=2026-02-30&endDate=2026-03-01', 'startDate'],
+      ['/analytics/revenue/summary?startDate=2026-01-01&endDate=2026-01-01T10:00:00', 'endDate'],
+      ['/analytics/revenue/summary?startDate=2026-03-01&endDate=2026-02-01', 'endDate'],
+      ['/analytics/revenue/summary?startDate=2025-01-01&endDate=2026-01-02', 'endDate'],
+      ['/analytics/events/performance?limit=0', 'limit'],
+      ['/analytics/events/performance?limit=1001', 'limit'],
+      ['/analytics/events/performance?limit=abc', 'limit'],
+      ['/analytics/dashboard?venueId=bad%20venue', 'venueId'],
+    ];
+    for (const [path, field] of cases) {
+      const r = await get(admin, `${path}${path.includes('?') ? '&' : '?'}venueId=${v}`.replace(`venueId=bad%20venue&venueId=${v}`, 'venueId=bad%20venue'));
+      assertValidation(r, field, path);
+    }
+    // 366 dates are allowed (a leap year).
+    const ok = await get(admin, `/analytics/revenue/summary?venueId=${v}&startDate=2024-01-01&endDate=2024-12-31`);
+    assert.equal(ok.status, 200, ok.text);
+  });
+
+  it('query-api exits cleanly on SIGTERM (no sanitizer report)', async () => {
+    await qa.stopClean();
+  });
+});
