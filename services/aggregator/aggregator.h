@@ -11,6 +11,8 @@
  *   watermark.c  the advisory lock and aggregator_state (progress)
  *   pass.c       one incremental pass, one rebuild, the periodic loop
  *   health.c     /health*, /metrics on AGGREGATOR_HEALTH_PORT
+ *   invalidate.c after a commit, bumps query-api's cache version of each
+ *                venue the pass touched (Redis, best effort)
  */
 #ifndef AGGREGATOR_H
 #define AGGREGATOR_H
@@ -24,6 +26,7 @@
 #include "tt/db.h"
 #include "tt/error.h"
 #include "tt/metrics.h"
+#include "tt/redis.h"
 
 #define AGGREGATOR_VERSION "0.1.0"
 
@@ -35,11 +38,14 @@ typedef struct {
 	tt_metric *late_ignored;   /* raw events outside the late window */
 	tt_metric *pass_seconds;   /* duration of one pass */
 	tt_metric *lag_seconds;    /* now - watermark */
+	tt_metric *cache_invalidations;       /* venue cache versions bumped */
+	tt_metric *cache_invalidation_errors; /* bumps lost to a Redis failure */
 } agg_metrics;
 
 typedef struct {
 	const tt_config       *cfg;
 	tt_db                 *db;
+	tt_redis              *redis;   /* cache invalidation only (invalidate.c) */
 	agg_metrics            m;
 	volatile sig_atomic_t  stop;
 } agg_ctx;
@@ -155,6 +161,20 @@ int pass_loop(agg_ctx *ctx);
 /* Recomputes every bucket in range in one transaction (waits for the lock). */
 tt_err pass_rebuild(agg_ctx *ctx, const char *venue, const char *from,
     const char *to, rollup_counts *counts, char *err, size_t errlen);
+
+/* ------------------------------------------------------------ invalidate.c */
+
+/*
+ * The venues in the key tables (call inside the pass's transaction, before
+ * COMMIT empties them); *venues is a result to hand to invalidate_send.
+ */
+tt_err invalidate_collect(PGconn *conn, PGresult **venues, char *err, size_t errlen);
+
+/*
+ * After COMMIT: INCR cache:version:{venue} for each venue of the result
+ * (then cleared; NULL ok). Never fails: Redis errors are logged and counted.
+ */
+void invalidate_send(agg_ctx *ctx, PGresult *venues);
 
 /* ---------------------------------------------------------------- health.c */
 

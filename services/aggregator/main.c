@@ -43,6 +43,9 @@ usage(FILE *f)
 	    "\n"
 	    "Configuration is read from the environment; the main variables:\n"
 	    "  DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD   PostgreSQL\n"
+	    "  REDIS_HOST REDIS_PORT REDIS_PASSWORD          Redis: after each commit, bumps\n"
+	    "                                cache:version:{venue} of the venues touched\n"
+	    "                                (query-api's cache; best effort)\n"
 	    "  AGGREGATOR_INTERVAL_MS        1000\n"
 	    "  AGGREGATOR_LATE_WINDOW_HOURS  48 (older buckets only change with --rebuild)\n"
 	    "  AGGREGATOR_HEALTH_PORT        3011 (/health, /health/live, /health/ready,\n"
@@ -71,6 +74,11 @@ metrics_register(agg_metrics *m)
 	    "Duration of one incremental pass", NULL, NULL, 0);
 	m->lag_seconds = tt_metrics_gauge(r, "aggregator_lag_seconds",
 	    "now - watermark: age of the newest raw rows not yet rolled up", NULL);
+	m->cache_invalidations = tt_metrics_counter(r, "aggregator_cache_invalidations_total",
+	    "Venue cache versions bumped in Redis after a commit (query-api recomputes)", NULL);
+	m->cache_invalidation_errors = tt_metrics_counter(r,
+	    "aggregator_cache_invalidation_errors_total",
+	    "Passes whose cache version bumps failed (Redis down: answers live to their TTL)", NULL);
 }
 
 typedef struct {
@@ -207,6 +215,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "aggregator: %s\n", err[0] ? err : "out of memory");
 		goto out;
 	}
+	/* Redis: query-api's cache invalidation only; connects lazily, never fatal. */
+	if (tt_redis_new_cfg(&ctx.redis, &cfg) != TT_OK) {
+		fprintf(stderr, "aggregator: out of memory\n");
+		goto out;
+	}
 	if (args.rebuild) {
 		rc = run_rebuild(&ctx, &args);
 		goto out;
@@ -225,6 +238,7 @@ main(int argc, char **argv)
 	tt_log(TT_LOG_INFO, "aggregator stopped", NULL);
 out:
 	health_stop(health);
+	tt_redis_free(ctx.redis);
 	tt_db_free(ctx.db);
 	return rc;
 }

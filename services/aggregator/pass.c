@@ -45,6 +45,7 @@ pass_run_once(agg_ctx *ctx, int *worked, rollup_counts *counts, char *err, size_
 	PGconn *conn = NULL;
 	watermark_span span;
 	rollup_counts c = { 0, 0, 0, 0 };
+	PGresult *touched = NULL;   /* venues to invalidate in query-api's cache */
 	int64_t late = 0;
 	int got = 0;
 	tt_err e;
@@ -69,8 +70,12 @@ pass_run_once(agg_ctx *ctx, int *worked, rollup_counts *counts, char *err, size_
 	    (e = watermark_count_late(conn, &span, &late, err, errlen)) != TT_OK ||
 	    (e = rollup_recompute(conn, &c, err, errlen)) != TT_OK ||
 	    (e = watermark_advance(conn, &span, err, errlen)) != TT_OK ||
+	    (e = invalidate_collect(conn, &touched, err, errlen)) != TT_OK ||
 	    (e = tt_db_exec(conn, "COMMIT", 0, NULL, NULL, err, errlen)) != TT_OK)
 		goto out;
+	/* Committed: now cached answers of these venues may be recomputed. */
+	invalidate_send(ctx, touched);
+	touched = NULL;
 	if (late > 0) {
 		char n[24];
 		snprintf(n, sizeof(n), "%lld", (long long)late);
@@ -84,6 +89,7 @@ pass_run_once(agg_ctx *ctx, int *worked, rollup_counts *counts, char *err, size_
 	*worked = 1;
 	*counts = c;
 out:
+	PQclear(touched);
 	if (conn != NULL) {
 		rollback(conn);
 		tt_db_release(ctx->db, conn, e == TT_ECONN);
@@ -141,6 +147,7 @@ pass_rebuild(agg_ctx *ctx, const char *venue, const char *from, const char *to,
 {
 	PGconn *conn = NULL;
 	rollup_counts c = { 0, 0, 0, 0 };
+	PGresult *touched = NULL;   /* venues to invalidate in query-api's cache */
 	tt_err e;
 
 	if ((e = tt_db_acquire(ctx->db, &conn, ACQUIRE_TIMEOUT_MS, err, errlen)) != TT_OK)
@@ -150,10 +157,15 @@ pass_rebuild(agg_ctx *ctx, const char *venue, const char *from, const char *to,
 	    (e = watermark_lock(conn, err, errlen)) != TT_OK ||
 	    (e = rollup_keys_range(conn, venue, from, to, err, errlen)) != TT_OK ||
 	    (e = rollup_recompute(conn, &c, err, errlen)) != TT_OK ||
+	    (e = invalidate_collect(conn, &touched, err, errlen)) != TT_OK ||
 	    (e = tt_db_exec(conn, "COMMIT", 0, NULL, NULL, err, errlen)) != TT_OK)
 		goto out;
+	/* Committed: now cached answers of these venues may be recomputed. */
+	invalidate_send(ctx, touched);
+	touched = NULL;
 	*counts = c;
 out:
+	PQclear(touched);
 	rollback(conn);
 	tt_db_release(ctx->db, conn, e == TT_ECONN);
 	return e;
