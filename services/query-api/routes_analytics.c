@@ -503,7 +503,7 @@ date_param(tt_http_req *req, const char *name, char date[TT_ISO_MAX], char inst[
 		return false;
 	}
 	if (strlen(v) == 10)
-		snprintf(date, TT_ISO_MAX, "%s", v);
+		memcpy(date, v, 11);  /* a bare date: YYYY-MM-DD and its NUL */
 	else
 		tt_iso_format(ms, inst);
 	return true;
