@@ -214,6 +214,34 @@ test_live_tampered_entry_is_a_miss_and_deleted(void **state)
 	tt_redis_free(r);
 }
 
+static void
+test_live_scripts_reload_after_script_flush(void **state)
+{
+	(void)state;
+	tt_redis *r = live_redis();
+	char venue[64], *json = NULL;
+	int64_t ver = -1;
+
+	if (r == NULL)
+		no_redis();
+	snprintf(venue, sizeof(venue), "unit-noscript-%ld", (long)getpid());
+	del_keys(r, venue);
+	/* A restarted Redis has no scripts: EVALSHA says NOSCRIPT, EVAL follows. */
+	const char *flush[] = { "SCRIPT", "FLUSH" };
+	cmd(r, 2, flush, NULL);
+	assert_int_equal(tt_cache_get(r, SECRET, SLEN, "dashboard", venue, "7d", &json, NULL, &ver),
+	    TT_CACHE_MISS);
+	cmd(r, 2, flush, NULL);
+	assert_int_equal(tt_cache_put(r, SECRET, SLEN, "dashboard", venue, "7d", ver, "[1]", 3, 30),
+	    TT_OK);
+	assert_int_equal(tt_cache_get(r, SECRET, SLEN, "dashboard", venue, "7d", &json, NULL, &ver),
+	    TT_CACHE_HIT);
+	assert_string_equal(json, "[1]");
+	free(json);
+	del_keys(r, venue);
+	tt_redis_free(r);
+}
+
 int
 main(void)
 {
@@ -221,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_live_put_then_get_round_trips_with_ttl),
 		cmocka_unit_test(test_live_version_bump_makes_the_entry_stale),
 		cmocka_unit_test(test_live_tampered_entry_is_a_miss_and_deleted),
+		cmocka_unit_test(test_live_scripts_reload_after_script_flush),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
