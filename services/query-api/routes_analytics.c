@@ -25,7 +25,8 @@
  *     exact from an all-time rollup, with no raw scan;
  *   - customerSegments is [] until the customer segments (RFM) land;
  *   - realtime is today's Redis counters (UTC day), Postgres copy when
- *     Redis is down: the same source as /analytics/realtime/summary;
+ *     Redis is down: the same source as /analytics/realtime/summary. It
+ *     is read on every request, never cached with the rest;
  *   - revenue summary: the local dates of startDate and endDate (a bare date
  *     is a local date; a date-time with offset is converted to the venue's
  *     zone), 1 to 366 dates, daily rollups. Channel / event type '' is
@@ -43,8 +44,8 @@
  *     0 without sales. Ordered by revenue, tickets, eventId.
  *
  * Answers go through qapi_cache_get/put (types "dashboard", "revenue",
- * "events"; identifiers are the normalised parameters). X-Cache says HIT
- * or MISS.
+ * "events"; identifiers are the normalised parameters; TTLs
+ * QAPI_TTL_DASHBOARD and QAPI_TTL_METRICS). X-Cache says HIT or MISS.
  */
 #include "qapi.h"
 
@@ -232,7 +233,7 @@ reply_i64(const redisReply *r, int64_t *out)
  * cannot answer. TT_OK or the error of the Postgres read.
  */
 static tt_err
-today_read(PGconn *conn, const char *venue, today_counters *c, char *err, size_t errlen)
+today_read(qapi_ctx *ctx, const char *venue, today_counters *c, char *err, size_t errlen)
 {
 	static const char sql[] =
 	    "SELECT revenue_cents, sales, traffic FROM realtime_counters "
@@ -242,6 +243,7 @@ today_read(PGconn *conn, const char *venue, today_counters *c, char *err, size_t
 	tt_redis *r = tt_redis_thread();
 	redisReply *rep = NULL;
 	PGresult *res = NULL;
+	PGconn *conn;
 	bool bad = false;
 	tt_err e;
 
@@ -267,7 +269,11 @@ today_read(PGconn *conn, const char *venue, today_counters *c, char *err, size_t
 	memset(c, 0, sizeof(*c));
 	params[0] = venue;
 	params[1] = day;
-	if ((e = tt_db_exec(conn, sql, 2, params, &res, err, errlen)) != TT_OK)
+	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, errlen)) != TT_OK)
+		return e;
+	e = tt_db_exec(conn, sql, 2, params, &res, err, errlen);
+	tt_db_release(ctx->db, conn, e == TT_ECONN);
+	if (e != TT_OK)
 		return e;
 	if (PQntuples(res) == 1) {
 		c->revenue_cents = col_i64(res, 0, 0, &bad);
@@ -346,39 +352,25 @@ event_item_put(tt_strbuf *b, const PGresult *res, int row, bool *bad)
 	tt_strbuf_putc(b, '}');
 }
 
-static void
-h_dashboard(tt_http_req *req, void *udata)
+/*
+ * The rollup part of the dashboard (everything but realtime) into b; false
+ * when the request has been answered with an error.
+ */
+static bool
+dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char *period,
+    int days, tt_strbuf *b)
 {
-	qapi_ctx *ctx = udata;
-	char venue[TT_AUTH_VENUE_MAX], period[8], ndays[12], ident[32], err[512];
+	char ndays[12], err[512];
 	const char *params[3];
 	PGconn *conn = NULL;
 	PGresult *rp = NULL, *rc = NULL, *rt = NULL, *ru = NULL;
-	today_counters today;
 	int64_t total_cents = 0, total_tickets = 0;
-	bool hours, bad = false;
-	tt_strbuf b;
-	tt_err e = TT_OK;
-	int days = -1;
-
-	tt_strbuf_init(&b, ANALYTICS_JSON_MAX);
-	if (!analytics_begin(req, venue))
-		goto out;
-	e = tt_http_query(req, "period", period, sizeof(period));
-	if (e == TT_ENOTFOUND)
-		snprintf(period, sizeof(period), "7d");
-	if ((e != TT_OK && e != TT_ENOTFOUND) || (days = period_days(period)) < 0) {
-		invalid1(req, "period", "must be one of 24h, 7d, 30d, 90d");
-		goto out;
-	}
-	hours = days == 0;
-	snprintf(ident, sizeof(ident), "period=%s", period);
-	if (cache_answer(req, "dashboard", venue, ident))
-		goto out;
+	bool hours = days == 0, bad = false, ok = false;
+	tt_err e;
 
 	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, sizeof(err))) != TT_OK) {
 		qapi_fail(req, e, "dashboard: no database connection", err);
-		goto out;
+		return false;
 	}
 	snprintf(ndays, sizeof(ndays), "%d", days);
 	params[0] = venue;
@@ -398,67 +390,123 @@ h_dashboard(tt_http_req *req, void *udata)
 	params[2] = PQgetvalue(rp, 0, 4);
 	if (!run(req, conn, "dashboard customers", SQL_CUSTOMERS, 3, params, &ru, &e))
 		goto out;
-	if ((e = today_read(conn, venue, &today, err, sizeof(err))) != TT_OK) {
-		qapi_fail(req, e, "dashboard realtime", err);
-		goto out;
-	}
 
 	for (int i = 0; i < PQntuples(rc); i++) {
 		total_cents += col_i64(rc, i, 1, &bad);
 		total_tickets += col_i64(rc, i, 2, &bad);
 	}
-	tt_strbuf_printf(&b, "{\"period\":\"%s\",\"timezone\":", period);
-	tt_strbuf_json_str(&b, PQgetvalue(rp, 0, 0));
-	tt_strbuf_puts(&b, ",\"startDate\":");
-	tt_strbuf_json_str(&b, PQgetvalue(rp, 0, 3));
-	tt_strbuf_puts(&b, ",\"endDate\":");
-	tt_strbuf_json_str(&b, PQgetvalue(rp, 0, 4));
-	tt_strbuf_puts(&b, ",\"summary\":{\"totalRevenue\":");
-	money_put(&b, total_cents);
-	tt_strbuf_printf(&b, ",\"totalTicketsSold\":%lld,\"uniqueCustomers\":%lld,\"topEvent\":",
+	tt_strbuf_printf(b, "{\"period\":\"%s\",\"timezone\":", period);
+	tt_strbuf_json_str(b, PQgetvalue(rp, 0, 0));
+	tt_strbuf_puts(b, ",\"startDate\":");
+	tt_strbuf_json_str(b, PQgetvalue(rp, 0, 3));
+	tt_strbuf_puts(b, ",\"endDate\":");
+	tt_strbuf_json_str(b, PQgetvalue(rp, 0, 4));
+	tt_strbuf_puts(b, ",\"summary\":{\"totalRevenue\":");
+	money_put(b, total_cents);
+	tt_strbuf_printf(b, ",\"totalTicketsSold\":%lld,\"uniqueCustomers\":%lld,\"topEvent\":",
 	    (long long)total_tickets, (long long)col_i64(ru, 0, 0, &bad));
 	if (PQntuples(rt) > 0)
-		event_item_put(&b, rt, 0, &bad);
+		event_item_put(b, rt, 0, &bad);
 	else
-		tt_strbuf_puts(&b, "null");
-	tt_strbuf_puts(&b, "},\"realtime\":{\"todayRevenue\":");
-	money_put(&b, today.revenue_cents);
-	tt_strbuf_printf(&b, ",\"todaySales\":%lld,\"currentTraffic\":%lld}",
-	    (long long)today.sales, (long long)today.traffic);
-	tt_strbuf_puts(&b, ",\"charts\":{\"revenue\":[");
+		tt_strbuf_puts(b, "null");
+	tt_strbuf_puts(b, "},\"charts\":{\"revenue\":[");
 	for (int i = 0; i < PQntuples(rc); i++) {
-		tt_strbuf_puts(&b, i ? ",{\"date\":" : "{\"date\":");
-		tt_strbuf_json_str(&b, PQgetvalue(rc, i, 0));
-		tt_strbuf_puts(&b, ",\"revenue\":");
-		money_put(&b, col_i64(rc, i, 1, &bad));
-		tt_strbuf_putc(&b, '}');
+		tt_strbuf_puts(b, i ? ",{\"date\":" : "{\"date\":");
+		tt_strbuf_json_str(b, PQgetvalue(rc, i, 0));
+		tt_strbuf_puts(b, ",\"revenue\":");
+		money_put(b, col_i64(rc, i, 1, &bad));
+		tt_strbuf_putc(b, '}');
 	}
-	tt_strbuf_puts(&b, "],\"sales\":[");
+	tt_strbuf_puts(b, "],\"sales\":[");
 	for (int i = 0; i < PQntuples(rc); i++) {
-		tt_strbuf_puts(&b, i ? ",{\"date\":" : "{\"date\":");
-		tt_strbuf_json_str(&b, PQgetvalue(rc, i, 0));
-		tt_strbuf_printf(&b, ",\"ticketsSold\":%lld}", (long long)col_i64(rc, i, 2, &bad));
+		tt_strbuf_puts(b, i ? ",{\"date\":" : "{\"date\":");
+		tt_strbuf_json_str(b, PQgetvalue(rc, i, 0));
+		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(rc, i, 2, &bad));
 	}
-	tt_strbuf_puts(&b, "],\"customerSegments\":[]},\"topEvents\":[");
+	tt_strbuf_puts(b, "],\"customerSegments\":[]},\"topEvents\":[");
 	for (int i = 0; i < PQntuples(rt); i++) {
 		if (i > 0)
-			tt_strbuf_putc(&b, ',');
-		event_item_put(&b, rt, i, &bad);
+			tt_strbuf_putc(b, ',');
+		event_item_put(b, rt, i, &bad);
 	}
-	tt_strbuf_puts(&b, "]}");
-	if (bad) {
+	tt_strbuf_puts(b, "]}");
+	if (bad)
 		qapi_fail(req, TT_EDB, "dashboard", "unexpected values in the rollups");
-		goto out;
-	}
-	respond_and_cache(req, &b, "dashboard", venue, ident, QAPI_TTL_DASHBOARD);
+	else if (tt_strbuf_truncated(b))
+		qapi_fail(req, TT_ETOOBIG, "dashboard", "answer too large");
+	else
+		ok = true;
 out:
 	PQclear(rp);
 	PQclear(rc);
 	PQclear(rt);
 	PQclear(ru);
-	if (conn != NULL)
-		tt_db_release(ctx->db, conn, e == TT_ECONN);
+	tt_db_release(ctx->db, conn, e == TT_ECONN);
+	return ok;
+}
+
+/*
+ * The rollup part is cached (QAPI_TTL_DASHBOARD); realtime is read on
+ * every request and appended, so it is never older than the counters.
+ */
+static void
+h_dashboard(tt_http_req *req, void *udata)
+{
+	qapi_ctx *ctx = udata;
+	char venue[TT_AUTH_VENUE_MAX], period[8], ident[32], err[512];
+	today_counters today;
+	char *cached = NULL;
+	const char *body;
+	tt_strbuf b, out;
+	size_t n;
+	tt_err e;
+	int days = -1;
+
+	tt_strbuf_init(&b, ANALYTICS_JSON_MAX);
+	tt_strbuf_init(&out, ANALYTICS_JSON_MAX + 256);
+	if (!analytics_begin(req, venue))
+		goto done;
+	e = tt_http_query(req, "period", period, sizeof(period));
+	if (e == TT_ENOTFOUND)
+		snprintf(period, sizeof(period), "7d");
+	if ((e != TT_OK && e != TT_ENOTFOUND) || (days = period_days(period)) < 0) {
+		invalid1(req, "period", "must be one of 24h, 7d, 30d, 90d");
+		goto done;
+	}
+	snprintf(ident, sizeof(ident), "period=%s", period);
+	if ((cached = qapi_cache_get("dashboard", venue, ident)) != NULL) {
+		body = cached;
+		tt_http_set_header(req, "X-Cache", "HIT");
+	} else {
+		if (!dashboard_compute(req, ctx, venue, period, days, &b))
+			goto done;
+		qapi_cache_put("dashboard", venue, ident, tt_strbuf_str(&b), QAPI_TTL_DASHBOARD);
+		body = tt_strbuf_str(&b);
+		tt_http_set_header(req, "X-Cache", "MISS");
+	}
+	n = strlen(body);
+	if (n < 2 || body[0] != '{' || body[n - 1] != '}') {
+		qapi_fail(req, TT_EPARSE, "dashboard", "cached entry is not an object");
+		goto done;
+	}
+	if ((e = today_read(ctx, venue, &today, err, sizeof(err))) != TT_OK) {
+		qapi_fail(req, e, "dashboard realtime", err);
+		goto done;
+	}
+	tt_strbuf_put(&out, body, n - 1);
+	tt_strbuf_puts(&out, ",\"realtime\":{\"todayRevenue\":");
+	money_put(&out, today.revenue_cents);
+	tt_strbuf_printf(&out, ",\"todaySales\":%lld,\"currentTraffic\":%lld}}",
+	    (long long)today.sales, (long long)today.traffic);
+	if (tt_strbuf_truncated(&out)) {
+		qapi_fail(req, TT_ETOOBIG, "dashboard", "answer too large");
+		goto done;
+	}
+	tt_http_respond_data(req, 200, tt_strbuf_str(&out));
+done:
+	free(cached);
 	tt_strbuf_fini(&b);
+	tt_strbuf_fini(&out);
 }
 
 /* -------------------------------------------------------- revenue summary */

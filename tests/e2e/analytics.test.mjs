@@ -292,6 +292,28 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
     });
   }
 
+  it('GET /analytics/dashboard: the rollup part may come from the cache, realtime never does', async () => {
+    const v = venues[0];
+    const day = new Date().toISOString().slice(0, 10);
+    const key = `counter:${v}:${day}`;
+    const first = await admin.get(`/analytics/dashboard?period=30d&venueId=${v}`);
+    assert.equal(first.status, 200, first.text);
+    await w.redis.command('HINCRBY', key, 'sales', '7');
+    await w.redis.command('HINCRBY', key, 'traffic', '3');
+    await w.redis.command('HINCRBY', key, 'revenue_cents', '1234');
+    const second = await admin.get(`/analytics/dashboard?period=30d&venueId=${v}`);
+    assert.equal(second.status, 200, second.text);
+    assert.match(second.headers['x-cache'] ?? '', /^(HIT|MISS)$/);
+    const a = parseExact(first.text).data;
+    const b = parseExact(second.text).data;
+    const h = await w.redis.hgetall(key);
+    assert.deepEqual(b.realtime, { todayRevenue: formatCents(BigInt(h.revenue_cents)), todaySales: h.sales, currentTraffic: h.traffic });
+    assert.equal(BigInt(b.realtime.todaySales) - BigInt(a.realtime.todaySales), 7n);
+    delete a.realtime;
+    delete b.realtime;
+    assert.deepEqual(b, a, 'the rollup part is unchanged');
+  });
+
   it('GET /analytics/dashboard defaults to 7d', async () => {
     const d = await getOk(admin, `/analytics/dashboard?venueId=${venues[1]}`);
     assert.equal(d.period, '7d');
