@@ -24,6 +24,7 @@
 
 #include "query_spec.h"
 #include "rfm.h"
+#include "tt/crypto.h"
 #include "tt/log.h"
 #include "tt/money.h"
 #include "tt/strbuf.h"
@@ -33,6 +34,33 @@
 #define QUERY_MAX_POINTS   20000             /* rows of one answer */
 #define QUERY_RESPONSE_MAX (8u * 1024 * 1024)
 #define HOUR_MS            INT64_C(3600000)
+#define IDENT_PLAIN_MAX    256               /* longer cache idents are hashed */
+
+/*
+ * The cache ident of q: its canonical text, or "sha256:" and a digest of it
+ * when long filter values would make the Redis key too long. False when
+ * the text does not fit at all (the answer is then not cached).
+ */
+static bool
+cache_ident(const qspec *q, char *out, size_t outlen)
+{
+	static const char salt[] = "qapi-query-ident";
+	char text[4096], hex[TT_HMAC_HEX_LEN + 1];
+	size_t n;
+
+	if (!qspec_canonical(q, text, sizeof(text)))
+		return false;
+	n = strlen(text);
+	if (n <= IDENT_PLAIN_MAX && n < outlen) {
+		memcpy(out, text, n + 1);
+		return true;
+	}
+	if (tt_hmac_sha256_hex(salt, sizeof(salt) - 1, text, n, hex) != TT_OK ||
+	    outlen < sizeof("sha256:") + TT_HMAC_HEX_LEN)
+		return false;
+	snprintf(out, outlen, "sha256:%s", hex);
+	return true;
+}
 
 /* Column of each dimension in sales_rollups. */
 static const char *const dim_column[QSPEC_NDIMS] = {
@@ -220,7 +248,7 @@ h_query(tt_http_req *req, void *udata)
 	qapi_ctx *ctx = udata;
 	const char *params[3 + QSPEC_NDIMS];
 	char venue[TT_AUTH_VENUE_MAX], start[TT_ISO_MAX], end[TT_ISO_MAX];
-	char ident[4096], err[256];
+	char ident[IDENT_PLAIN_MAX + 1], err[256];
 	tt_http_details d;
 	tt_strbuf sql, out;
 	PGconn *conn = NULL;
@@ -246,7 +274,7 @@ h_query(tt_http_req *req, void *udata)
 	if (!qapi_resolve_venue(req, q.venue[0] ? q.venue : NULL, venue))
 		goto out;
 
-	canon = qspec_canonical(&q, ident, sizeof(ident));
+	canon = cache_ident(&q, ident, sizeof(ident));
 	if (canon && (cached = qapi_cache_get("query", venue, ident)) != NULL) {
 		tt_http_respond_data(req, 200, cached);
 		goto out;

@@ -395,6 +395,8 @@ describe('query-api: custom query, customer profile, RFM and segments over the r
       const body = { metrics: q.metrics, timeRange: { start: q.start, end: q.end, granularity: 'day' }, groupBy: q.groupBy };
       if (i > 0) body.venueId = v;
       const got = answerOf(await client.post('/analytics/query', body), q.metrics);
+      // Asked again (possibly from the cache): the same answer.
+      assert.deepEqual(answerOf(await client.post('/analytics/query', body), q.metrics).series, got.series);
       const want = modelQuery(evs, v, zoneOf(v), q);
       assert.ok(want.series.size > 20, `too few points in the model: ${want.series.size}`);
       assertSameSeries(got, want, `venue ${i} vs model`);
@@ -460,6 +462,15 @@ describe('query-api: custom query, customer profile, RFM and segments over the r
     const inj = await asA.post('/analytics/query', { metrics: ['orders'], timeRange: tr, filters: { channel: "web' OR '1'='1" } });
     assert.equal(inj.status, 200, inj.text);
     assert.deepEqual(inj.json.data.series, []);
+    // Filter values up to 128 bytes (long cache keys are hashed), not one more.
+    const long = { metrics: ['orders'], timeRange: tr, filters: { eventId: '"\\'.repeat(64) } };
+    for (let k = 0; k < 2; k++) {
+      const r = await asA.post('/analytics/query', long);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.data.series, []);
+    }
+    assertValidation(await asA.post('/analytics/query', { ...long, filters: { eventId: 'x'.repeat(129) } }),
+      [{ field: 'filters.eventId', message: 'must be a string of 1 to 128 bytes' }], 'filter too long');
   });
 
   it('a venue token never reads another venue; a token without analytics.read gets 403', async () => {
@@ -537,7 +548,7 @@ describe('query-api: custom query, customer profile, RFM and segments over the r
     }
   });
 
-  it('unknown customer is 404, a malformed customer id 400, an unknown path segment 404', async () => {
+  it('unknown customer is 404, a malformed customer id 400', async () => {
     const unknown = hmacHex('nobody', 'nobody');
     assertError(await asA.get(`/customers/venue/${venues[0]}/${unknown}`), 404, 'NOT_FOUND', 'unknown customer');
     assertError(await asA.get(`/customers/venue/${venues[0]}/${unknown}/rfm`), 404, 'NOT_FOUND', 'unknown customer rfm');
