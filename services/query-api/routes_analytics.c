@@ -23,7 +23,9 @@
  *     after the period's end (the end is the next hour / next local
  *     midnight, so only future-dated events can make it differ). This is
  *     exact from an all-time rollup, with no raw scan;
- *   - customerSegments is [] until the customer segments (RFM) land;
+ *   - customerSegments: the venue's buying customers per RFM segment, all
+ *     time, the same figures and shape as GET /analytics/customers/segments
+ *     (ntile(5) quintiles over customer_stats, named by rfm.h);
  *   - realtime is today's Redis counters (UTC day), Postgres copy when
  *     Redis is down: the same source as /analytics/realtime/summary. It
  *     is read on every request, never cached with the rest;
@@ -48,6 +50,7 @@
  * QAPI_TTL_DASHBOARD and QAPI_TTL_METRICS). X-Cache says HIT or MISS.
  */
 #include "qapi.h"
+#include "rfm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,6 +327,15 @@ static const char SQL_TOP_DAYS[] =
 static const char SQL_TOP_HOURS[] =
     SQL_TOP("r.granularity = 'hour' AND r.bucket BETWEEN $2::timestamptz AND $3::timestamptz");
 
+/* RFM score triples and their customer counts (see rfm.h for the scores). */
+static const char SQL_SEGMENTS[] =
+    "SELECT r::text, f::text, m::text, count(*)::text FROM (SELECT "
+    "ntile(5) OVER (ORDER BY last_purchase, customer_hash) AS r, "
+    "ntile(5) OVER (ORDER BY orders, customer_hash) AS f, "
+    "ntile(5) OVER (ORDER BY spend_cents - refund_cents, customer_hash) AS m "
+    "FROM customer_stats WHERE venue_id = $1 AND last_purchase IS NOT NULL) q "
+    "GROUP BY 1, 2, 3";
+
 static const char SQL_CUSTOMERS[] =
     "SELECT count(*)::text FROM customer_stats WHERE venue_id = $1 "
     "AND last_purchase >= $2::timestamptz AND last_purchase < $3::timestamptz";
@@ -338,6 +350,34 @@ period_days(const char *p)
 		if (strcmp(p, periods[i].name) == 0)
 			return periods[i].days;
 	return -1;
+}
+
+/* [{segment, customers, percentage}] of every segment, in rfm.h order. */
+static void
+segments_put(tt_strbuf *b, const PGresult *res, bool *bad)
+{
+	int64_t count[RFM_SEGMENTS] = { 0 }, total = 0;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t r = col_i64(res, i, 0, bad), f = col_i64(res, i, 1, bad);
+		int64_t m = col_i64(res, i, 2, bad), n = col_i64(res, i, 3, bad);
+		rfm_segment sg;
+		if (!rfm_segment_of((int)r, (int)f, (int)m, &sg)) {
+			*bad = true;
+			continue;
+		}
+		count[sg] += n;
+		total += n;
+	}
+	tt_strbuf_putc(b, '[');
+	for (int i = 0; i < RFM_SEGMENTS; i++) {
+		tt_strbuf_puts(b, i ? ",{\"segment\":" : "{\"segment\":");
+		tt_strbuf_json_str(b, rfm_segment_name((rfm_segment)i));
+		tt_strbuf_printf(b, ",\"customers\":%lld,\"percentage\":", (long long)count[i]);
+		fixed_put(b, rfm_percent_hundredths(count[i], total), 2);
+		tt_strbuf_putc(b, '}');
+	}
+	tt_strbuf_putc(b, ']');
 }
 
 static void
@@ -363,7 +403,7 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
 	char ndays[12], err[512];
 	const char *params[3];
 	PGconn *conn = NULL;
-	PGresult *rp = NULL, *rc = NULL, *rt = NULL, *ru = NULL;
+	PGresult *rp = NULL, *rc = NULL, *rt = NULL, *ru = NULL, *rs = NULL;
 	int64_t total_cents = 0, total_tickets = 0;
 	bool hours = days == 0, bad = false, ok = false;
 	tt_err e;
@@ -388,7 +428,8 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
 		goto out;
 	params[1] = PQgetvalue(rp, 0, 3);
 	params[2] = PQgetvalue(rp, 0, 4);
-	if (!run(req, conn, "dashboard customers", SQL_CUSTOMERS, 3, params, &ru, &e))
+	if (!run(req, conn, "dashboard customers", SQL_CUSTOMERS, 3, params, &ru, &e) ||
+	    !run(req, conn, "dashboard segments", SQL_SEGMENTS, 1, params, &rs, &e))
 		goto out;
 
 	for (int i = 0; i < PQntuples(rc); i++) {
@@ -423,7 +464,9 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
 		tt_strbuf_json_str(b, PQgetvalue(rc, i, 0));
 		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(rc, i, 2, &bad));
 	}
-	tt_strbuf_puts(b, "],\"customerSegments\":[]},\"topEvents\":[");
+	tt_strbuf_puts(b, "],\"customerSegments\":");
+	segments_put(b, rs, &bad);
+	tt_strbuf_puts(b, "},\"topEvents\":[");
 	for (int i = 0; i < PQntuples(rt); i++) {
 		if (i > 0)
 			tt_strbuf_putc(b, ',');
@@ -441,6 +484,7 @@ out:
 	PQclear(rc);
 	PQclear(rt);
 	PQclear(ru);
+	PQclear(rs);
 	tt_db_release(ctx->db, conn, e == TT_ECONN);
 	return ok;
 }

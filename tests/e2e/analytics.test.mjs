@@ -9,7 +9,8 @@
 // each venue, every figure the endpoints answer must equal what this file
 // computes from raw_events with its own SQL (local dates with AT TIME ZONE)
 // and BigInt arithmetic (percentages, projection, sell-through, velocity,
-// rounded half away from zero). Also: a venue token never reads another
+// rounded half away from zero); customerSegments equal the segments
+// endpoint and hold every buyer once. Also: a venue token never reads another
 // venue (403), an admin names one with ?venueId=, bad parameters are 400
 // with details naming the field, no token is 401.
 //
@@ -274,7 +275,13 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
         assert.equal(d.timezone, now.tz, what);
         assert.deepEqual(d.charts.revenue, points.map((x) => ({ date: x.date, revenue: formatCents(x.net) })), `${what} charts.revenue`);
         assert.deepEqual(d.charts.sales, points.map((x) => ({ date: x.date, ticketsSold: String(x.tickets) })), `${what} charts.sales`);
-        assert.deepEqual(d.charts.customerSegments, [], what);
+        // The venue's RFM segments (all time), as GET /analytics/customers/segments answers them.
+        const seg = await getOk(admin, `/analytics/customers/segments?venueId=${v}`);
+        assert.deepEqual(d.charts.customerSegments, seg.segments, `${what} customerSegments`);
+        assert.equal(d.charts.customerSegments.length, 9, what);
+        const buyers = (await w.pool.query(
+          `SELECT count(DISTINCT customer_hash)::text AS n FROM raw_events WHERE venue_id = $1 AND ${BUY} AND customer_hash IS NOT NULL`, [v])).rows[0].n;
+        assert.equal(String(d.charts.customerSegments.reduce((a, x) => a + BigInt(x.customers), 0n)), buyers, `${what}: every buyer in one segment`);
         assert.equal(d.summary.totalRevenue, formatCents(totalNet), `${what} totalRevenue`);
         assert.equal(d.summary.totalTicketsSold, String(totalTickets), `${what} totalTicketsSold`);
         assert.equal(d.summary.uniqueCustomers, await rawCustomers(w.pool, v, now.tz, p), `${what} uniqueCustomers`);
