@@ -303,14 +303,20 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
     const v = venues[0];
     const day = new Date().toISOString().slice(0, 10);
     const key = `counter:${v}:${day}`;
-    const first = await admin.get(`/analytics/dashboard?period=30d&venueId=${v}`);
-    assert.equal(first.status, 200, first.text);
-    await w.redis.command('HINCRBY', key, 'sales', '7');
-    await w.redis.command('HINCRBY', key, 'traffic', '3');
-    await w.redis.command('HINCRBY', key, 'revenue_cents', '1234');
-    const second = await admin.get(`/analytics/dashboard?period=30d&venueId=${v}`);
-    assert.equal(second.status, 200, second.text);
-    assert.match(second.headers['x-cache'] ?? '', /^(HIT|MISS)$/);
+    // (Another aggregator on the same database may bump the venue's cache version in between: try a few times.)
+    let first;
+    let second;
+    for (let i = 0; i < 3; i++) {
+      first = await admin.get(`/analytics/dashboard?period=30d&venueId=${v}`);
+      assert.equal(first.status, 200, first.text);
+      await w.redis.command('HINCRBY', key, 'sales', '7');
+      await w.redis.command('HINCRBY', key, 'traffic', '3');
+      await w.redis.command('HINCRBY', key, 'revenue_cents', '1234');
+      second = await admin.get(`/analytics/dashboard?period=30d&venueId=${v}`);
+      assert.equal(second.status, 200, second.text);
+      if (second.headers['x-cache'] === 'HIT') break;
+    }
+    assert.equal(second.headers['x-cache'], 'HIT', 'the second dashboard comes from the cache');
     const a = parseExact(first.text).data;
     const b = parseExact(second.text).data;
     const h = await w.redis.hgetall(key);
@@ -330,7 +336,13 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
   it('GET /analytics/revenue/summary: byChannel, byEventType and projection equal raw_events (dates and date-times, in venue time)', async () => {
     for (const v of venues) {
       const now = await venueNow(w.pool, v);
+      // A DST change of the venue's zone in the data's window, if there is one: the days around it.
+      const dst = (await w.pool.query(
+        `SELECT d::date::text AS d FROM generate_series($2::date - 95, $2::date - 3, interval '1 day') d
+          WHERE ((d::date + 1)::timestamp AT TIME ZONE $1) - (d::date::timestamp AT TIME ZONE $1) <> interval '24 hours'`,
+        [now.tz, now.today])).rows.map((r) => r.d);
       const cases = [
+        ...dst.map((d) => ({ start: addDays(d, -1), end: addDays(d, 1) })),
         { start: addDays(now.today, -20), end: addDays(now.today, 9) }, // includes today: a projection
         { start: addDays(now.today, -80), end: addDays(now.today, -30) }, // all in the past
         { start: addDays(now.today, 0), end: addDays(now.today, 0) },
