@@ -6,7 +6,9 @@
 // A seeded dataset: three venues (America/New_York, UTC without a venues
 // row, Asia/Kolkata), customers with userIds buying several times over the
 // last ~50 days (channels, event types, shows), refunds with and without a
-// customer, purchases without a customer, one customer with refunds only.
+// customer, purchases without a customer, one customer with refunds only,
+// sales around New York's 2025 spring-forward day, every fifth event
+// published twice.
 // Expected answers come from (a) a model computed here from the published
 // events (BigInt cents, venue-local dates with Intl.DateTimeFormat, ntile(5)
 // written in JS) and (b) for the custom query, an independent SQL query over
@@ -27,6 +29,8 @@ const DAY = 24 * HOUR;
 const ZONES = ['America/New_York', 'UTC', 'Asia/Kolkata']; // venue index -> zone (index 1: no venues row)
 const CHANNELS = ['web', 'mobile', 'box-office'];
 const TYPES = ['concert', 'sports'];
+const DST_FROM = Date.UTC(2025, 2, 8, 3); // 2025-03-07 22:00 in New York
+const DST_TO = Date.UTC(2025, 2, 11);
 
 // ------------------------------------------------------------- time zones
 
@@ -102,6 +106,12 @@ function dataset(tag, venues, now) {
     for (let k = 0; k < 4; k++) refund(venue, instant(), undefined);
     // A customer who only ever got a refund at this venue.
     refund(venue, instant(), `${tag}-refund-only`);
+    // Around New York's spring-forward day (2025-03-09, a 23-hour local day).
+    for (let k = 0; k < 15; k++) {
+      const ms = DST_FROM + Math.floor(rng() * (DST_TO - DST_FROM));
+      purchase(venue, ms - (ms % 1000), rng.chance(0.5) ? `${tag}-user${rng.int(0, customers - 1)}` : null);
+    }
+    refund(venue, DST_FROM + 30 * HOUR, `${tag}-user1`);
   });
   return out;
 }
@@ -359,7 +369,8 @@ describe('query-api: custom query, customer profile, RFM and segments over the r
     evs = data.map((x) => view(x.env, w.salt));
 
     await w.startIngest();
-    await w.pub.publish(w.names.exchange, data.map((x) => x.msg));
+    // Every fifth event is published twice (a redelivery): counted once.
+    await w.pub.publish(w.names.exchange, [...data.map((x) => x.msg), ...data.filter((_, i) => i % 5 === 0).map((x) => x.msg)]);
     const r = await w.waitDrained({ ids: data.length, bad: 0, timeoutMs: 120000 });
     assert.ok(r.ok, `ingest did not store ${data.length} events: ${JSON.stringify(r.value)}`);
     await sleep(2500); // the aggregator's pass leaves the last 2 s for the next one
@@ -437,6 +448,22 @@ describe('query-api: custom query, customer profile, RFM and segments over the r
     assert.equal(empty.status, 200, empty.text);
     assert.deepEqual(empty.json.data.series, []);
     assert.deepEqual(empty.json.data.totals, { revenue: 0, averageOrderValue: null });
+  });
+
+  it('across a DST change (New York, 2025-03-09): local days and UTC hours equal the model and SQL', async () => {
+    const v = venues[0];
+    const day = { metrics: ['revenue', 'ticketSales', 'orders'], start: '2025-03-07T00:00:00-05:00', end: '2025-03-11T23:59:59-04:00',
+      granularity: 'day', groupBy: ['eventType'] };
+    const got = answerOf(await asA.post('/analytics/query', { metrics: day.metrics,
+      timeRange: { start: day.start, end: day.end, granularity: 'day' }, groupBy: day.groupBy }), day.metrics);
+    const want = modelQuery(evs, v, zoneOf(v), day);
+    assert.ok([...want.series.keys()].some((k) => k.startsWith('2025-03-09|')), 'the 23-hour day has sales');
+    assertSameSeries(got, want, 'DST days vs model');
+    assertSameSeries(got, await sqlQuery(w.pool, v, day), 'DST days vs SQL');
+    const hour = { metrics: ['grossRevenue', 'averageOrderValue'], start: '2025-03-08T00:00:00Z', end: '2025-03-10T23:00:00Z', granularity: 'hour' };
+    const h = answerOf(await asA.post('/analytics/query', { metrics: hour.metrics,
+      timeRange: { start: hour.start, end: hour.end, granularity: 'hour' } }), hour.metrics);
+    assertSameSeries(h, modelQuery(evs, v, zoneOf(v), hour), 'DST hours vs model');
   });
 
   it('invalid queries are 400 with details naming each field', async () => {
