@@ -193,18 +193,21 @@ respond_and_cache(tt_http_req *req, tt_strbuf *b, const char *type, const char *
 	tt_http_respond_data(req, 200, tt_strbuf_str(b));
 }
 
-/* Runs sql; on failure answers the request and returns false. */
+/*
+ * Runs sql as the prepared statement name (planned once per connection);
+ * on failure answers the request and returns false.
+ */
 static bool
-run(tt_http_req *req, PGconn *conn, const char *what, const char *sql, int n,
+run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
     const char *const *params, PGresult **res, tt_err *ep)
 {
 	char err[512];
-	tt_err e = tt_db_exec(conn, sql, n, params, res, err, sizeof(err));
+	tt_err e = tt_db_exec_prepared(conn, name, sql, n, params, res, err, sizeof(err));
 
 	*ep = e;
 	if (e == TT_OK)
 		return true;
-	qapi_fail(req, e, what, err);
+	qapi_fail(req, e, name, err);
 	return false;
 }
 
@@ -415,21 +418,21 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
 	snprintf(ndays, sizeof(ndays), "%d", days);
 	params[0] = venue;
 	params[1] = ndays;
-	if (!run(req, conn, "dashboard period", hours ? SQL_DASH_HOURS : SQL_DASH_DAYS,
-	    hours ? 1 : 2, params, &rp, &e))
+	if (!run(req, conn, hours ? "analytics_dash_hours" : "analytics_dash_days",
+	    hours ? SQL_DASH_HOURS : SQL_DASH_DAYS, hours ? 1 : 2, params, &rp, &e))
 		goto out;
 	/* rp: tz, first bucket, last bucket, period start instant, period end instant */
 	params[1] = PQgetvalue(rp, 0, 1);
 	params[2] = PQgetvalue(rp, 0, 2);
-	if (!run(req, conn, "dashboard chart", hours ? SQL_CHART_HOURS : SQL_CHART_DAYS, 3,
-	    params, &rc, &e) ||
-	    !run(req, conn, "dashboard top events", hours ? SQL_TOP_HOURS : SQL_TOP_DAYS, 3,
-	    params, &rt, &e))
+	if (!run(req, conn, hours ? "analytics_chart_hours" : "analytics_chart_days",
+	    hours ? SQL_CHART_HOURS : SQL_CHART_DAYS, 3, params, &rc, &e) ||
+	    !run(req, conn, hours ? "analytics_top_hours" : "analytics_top_days",
+	    hours ? SQL_TOP_HOURS : SQL_TOP_DAYS, 3, params, &rt, &e))
 		goto out;
 	params[1] = PQgetvalue(rp, 0, 3);
 	params[2] = PQgetvalue(rp, 0, 4);
-	if (!run(req, conn, "dashboard customers", SQL_CUSTOMERS, 3, params, &ru, &e) ||
-	    !run(req, conn, "dashboard segments", SQL_SEGMENTS, 1, params, &rs, &e))
+	if (!run(req, conn, "analytics_customers", SQL_CUSTOMERS, 3, params, &ru, &e) ||
+	    !run(req, conn, "analytics_segments", SQL_SEGMENTS, 1, params, &rs, &e))
 		goto out;
 
 	for (int i = 0; i < PQntuples(rc); i++) {
@@ -669,7 +672,7 @@ h_revenue(tt_http_req *req, void *udata)
 	params[2] = si[0] ? si : NULL;
 	params[3] = ed[0] ? ed : NULL;
 	params[4] = ei[0] ? ei : NULL;
-	if (!run(req, conn, "revenue range", SQL_REV_RANGE, 5, params, &rr, &e))
+	if (!run(req, conn, "analytics_rev_range", SQL_REV_RANGE, 5, params, &rr, &e))
 		goto out;
 	span = col_i64(rr, 0, 4, &bad);
 	elapsed = col_i64(rr, 0, 5, &bad) + 1;
@@ -686,8 +689,8 @@ h_revenue(tt_http_req *req, void *udata)
 	params[1] = PQgetvalue(rr, 0, 1);
 	params[2] = PQgetvalue(rr, 0, 2);
 	params[3] = PQgetvalue(rr, 0, 3);
-	if (!run(req, conn, "revenue by channel", SQL_REV_CHANNEL, 4, params, &rc, &e) ||
-	    !run(req, conn, "revenue by event type", SQL_REV_TYPE, 4, params, &rt, &e))
+	if (!run(req, conn, "analytics_rev_channel", SQL_REV_CHANNEL, 4, params, &rc, &e) ||
+	    !run(req, conn, "analytics_rev_type", SQL_REV_TYPE, 4, params, &rt, &e))
 		goto out;
 	for (int i = 0; i < PQntuples(rc); i++) {
 		total += col_i64(rc, i, 1, &bad);
@@ -818,7 +821,7 @@ events_answer(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char *ev
 	params[0] = venue;
 	params[1] = event_id;
 	params[2] = lim;
-	if (!run(req, conn, "event performance", SQL_EVENTS, 3, params, &res, &e))
+	if (!run(req, conn, "analytics_events", SQL_EVENTS, 3, params, &res, &e))
 		goto out;
 	if (event_id != NULL) {
 		if (PQntuples(res) == 0) {
