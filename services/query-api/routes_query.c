@@ -6,6 +6,8 @@
  * statement text is assembled from constants alone and every value (venue,
  * instants, filter values) travels as a parameter.
  *
+ * Statements are prepared per shape (stmt_name), planned once per connection.
+ *
  * Reading: hour granularity reads the 'hour' rows (UTC hours) whose bucket
  * starts within [start floored to the hour, end]; day, week and month read
  * the 'day' rows whose venue-local date lies between the local dates of
@@ -119,6 +121,28 @@ build_sql(const qspec *q, tt_strbuf *sql, const char *params[3 + QSPEC_NDIMS], i
 	for (int i = 0; i < q->ngroup; i++)
 		tt_strbuf_printf(sql, ", %d", i + 2);
 	*np = n;
+}
+
+/*
+ * The prepared-statement name of q's statement: the statement text depends
+ * only on the granularity, which filters are present and the groupBy list,
+ * so each of those (at most 4 x 8 x 16) shapes is planned once per
+ * connection.
+ */
+static const char *
+stmt_name(const qspec *q, char *buf, size_t len)
+{
+	unsigned mask = 0;
+	char groups[QSPEC_NDIMS + 1];
+
+	for (int k = 0; k < QSPEC_NDIMS; k++)
+		if (q->has_filter[k])
+			mask |= 1u << k;
+	for (int i = 0; i < q->ngroup; i++)
+		groups[i] = (char)('0' + (int)q->group[i]);
+	groups[q->ngroup] = '\0';
+	snprintf(buf, len, "qapi_query_%d_%u_g%s", (int)q->granularity, mask, groups);
+	return buf;
 }
 
 /* One metric's value as JSON. */
@@ -248,7 +272,7 @@ h_query(tt_http_req *req, void *udata)
 	qapi_ctx *ctx = udata;
 	const char *params[3 + QSPEC_NDIMS];
 	char venue[TT_AUTH_VENUE_MAX], start[TT_ISO_MAX], end[TT_ISO_MAX];
-	char ident[IDENT_PLAIN_MAX + 1], err[256];
+	char ident[IDENT_PLAIN_MAX + 1], err[256], name[48];
 	tt_http_details d;
 	tt_strbuf sql, out;
 	PGconn *conn = NULL;
@@ -293,7 +317,8 @@ h_query(tt_http_req *req, void *udata)
 		qapi_fail(req, e, "analytics query failed", err);
 		goto out;
 	}
-	e = tt_db_exec(conn, tt_strbuf_str(&sql), np, params, &res, err, sizeof(err));
+	e = tt_db_exec_prepared(conn, stmt_name(&q, name, sizeof(name)), tt_strbuf_str(&sql), np,
+	    params, &res, err, sizeof(err));
 	tt_db_release(ctx->db, conn, e == TT_ECONN);
 	if (e != TT_OK) {
 		qapi_fail(req, e, "analytics query failed", err);
