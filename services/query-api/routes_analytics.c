@@ -604,11 +604,21 @@ date_param(tt_http_req *req, const char *name, char date[TT_ISO_MAX], char inst[
 	return true;
 }
 
-/* Percentage of part in total, "33.33%", half away from zero. */
+/*
+ * Percentage of part in total, "33.33%", half away from zero; "0.00%" when
+ * the total is 0. A negative total (refunds above sales) flips both signs.
+ */
 static void
 percent_put(tt_strbuf *b, int64_t part, int64_t total)
 {
-	int64_t bp = total == 0 ? 0 : (int64_t)div_round((i128)part * 10000, (i128)total);
+	i128 num = (i128)part * 10000, den = total;
+	int64_t bp;
+
+	if (den < 0) {
+		num = -num;
+		den = -den;
+	}
+	bp = den == 0 ? 0 : (int64_t)div_round(num, den);
 
 	tt_strbuf_putc(b, '"');
 	fixed_put(b, bp, 2);

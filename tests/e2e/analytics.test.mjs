@@ -86,7 +86,7 @@ function fixed(v, places) {
   return `${neg ? '-' : ''}${a / s}.${String(a % s).padStart(places, '0')}`;
 }
 
-const percent = (part, total) => `${fixed(total === 0n ? 0n : divRound(part * 10000n, total), 2)}%`;
+const percent = (part, total) => `${fixed(total === 0n ? 0n : total < 0n ? divRound(-part * 10000n, -total) : divRound(part * 10000n, total), 2)}%`;
 
 function addDays(date, n) {
   return new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY).toISOString().slice(0, 10);
@@ -191,6 +191,7 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
   let factory;
   let venues;
   let admin;
+  let negVenue;
 
   async function cleanup() {
     for (const t of ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog', 'venues'])
@@ -216,6 +217,16 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
       if (ZONES[i]) await w.pool.query('INSERT INTO venues (venue_id, timezone) VALUES ($1, $2)', [v, ZONES[i]]);
     }
     const msgs = makeStream(factory, { count: COUNT, dups: DUPS, bad: 0 });
+    // A venue whose refunds exceed its sales today: a negative total.
+    negVenue = `${w.tag}-venue-neg`;
+    const at = Date.now() - 120000;
+    const hand = (id, type, data, revenue, sales) => {
+      const env = { id: `${w.tag}-${id}`, type, occurredAt: new Date(at).toISOString(), venueId: negVenue, data };
+      return { kind: 'valid', id: env.id, type, routingKey: type, body: JSON.stringify(env), envelope: env, venueId: negVenue,
+        day: new Date(at).toISOString().slice(0, 10), occurredMs: at, revenue, sales };
+    };
+    msgs.push(hand('neg1', 'ticket.purchased', { ticketId: `${w.tag}-ntk1`, orderId: `${w.tag}-no1`, price: '10.00', quantity: 1, channel: 'web' }, 1000n, 1n));
+    msgs.push(hand('neg2', 'ticket.refunded', { ticketId: `${w.tag}-ntk0`, orderId: `${w.tag}-no0`, amount: '25.00' }, -2500n, 0n));
     const exp = new Expected().addAll(msgs);
     await w.startIngest();
     await w.pub.publish(w.names.exchange, msgs);
@@ -394,6 +405,16 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
         if (c.end === addDays(now.today, 9)) assert.ok(ch.length > 0, `${what}: the dataset has sales in range`);
       }
     }
+  });
+
+  it('GET /analytics/revenue/summary with refunds above sales: a negative total and signed percentages', async () => {
+    const now = await venueNow(w.pool, negVenue);
+    const d = await getOk(admin, `/analytics/revenue/summary?venueId=${negVenue}&startDate=${addDays(now.today, -1)}&endDate=${now.today}`);
+    assert.equal(d.byChannel.total, '-15.00');
+    assert.deepEqual(d.byChannel.channels, [
+      { channel: 'web', revenue: '10.00', percentage: '-66.67%', ticketsSold: '1' },
+      { channel: 'unknown', revenue: '-25.00', percentage: '166.67%', ticketsSold: '0' },
+    ]);
   });
 
   it('GET /analytics/events/performance and /analytics/events/:eventId/performance equal raw_events and the catalog', async () => {
