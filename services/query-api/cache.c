@@ -8,8 +8,9 @@
  * (the answer was computed from data at least that new), so the get leaves
  * it in a per-thread slot with the key it belongs to and the put takes it
  * from there: the qapi.h signatures stay as the route modules use them. A
- * put with no get of the same key before it on the thread is not stored
- * (it could not prove how old its data is).
+ * put with no get of the same key before it on the thread (among the last
+ * PENDING_SLOTS misses) is not stored: it could not prove how old its data
+ * is.
  *
  * The HMAC key is CACHE_SECRET, read once from the environment (the same
  * tt_config_load main() ran). Redis is the per-thread connection. Redis
@@ -31,11 +32,18 @@ static tt_config cache_cfg;
 static bool cache_enabled;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 
-/* The version the last get on this thread saw, and the key it was for. */
+/*
+ * The versions the last gets on this thread saw, with their keys: a few
+ * slots so that a handler may look up another entry (nested) between its
+ * own get and put. Oldest slot reused first.
+ */
+#define PENDING_SLOTS 4
+
 static _Thread_local struct {
 	char    key[TT_CACHE_KEY_MAX];
 	int64_t version;
-} last_get;
+} pending[PENDING_SLOTS];
+static _Thread_local unsigned pending_next;
 
 static void
 cache_init(void)
@@ -61,16 +69,21 @@ qapi_cache_get(const char *type, const char *venue, const char *ident)
 	int64_t version = -1;
 
 	pthread_once(&cache_once, cache_init);
-	last_get.key[0] = '\0';
 	if (!cache_enabled)
 		return NULL;
 	tt_cache_result r = tt_cache_get(tt_redis_thread(), cache_cfg.cache_secret,
 	    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version);
-	if (r == TT_CACHE_HIT)
-		return json;
-	if (version >= 0 && tt_cache_key(last_get.key, sizeof(last_get.key), type, venue,
-	    ident) == TT_OK)
-		last_get.version = version;
+	if (r == TT_CACHE_HIT || version < 0)
+		return json;   /* a hit, or Redis did not answer: nothing to put later */
+	char key[TT_CACHE_KEY_MAX];
+	if (tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK)
+		return NULL;
+	for (unsigned i = 0; i < PENDING_SLOTS; i++)   /* a get that never put: forget it */
+		if (strcmp(pending[i].key, key) == 0)
+			pending[i].key[0] = '\0';
+	unsigned i = pending_next++ % PENDING_SLOTS;
+	memcpy(pending[i].key, key, sizeof(key));
+	pending[i].version = version;
 	return NULL;
 }
 
@@ -82,11 +95,15 @@ qapi_cache_put(const char *type, const char *venue, const char *ident,
 
 	pthread_once(&cache_once, cache_init);
 	if (!cache_enabled || json == NULL ||
-	    tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK ||
-	    last_get.key[0] == '\0' || strcmp(key, last_get.key) != 0)
+	    tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK)
 		return;
-	last_get.key[0] = '\0';   /* one put per get */
-	(void)tt_cache_put(tt_redis_thread(), cache_cfg.cache_secret,
-	    strlen(cache_cfg.cache_secret), type, venue, ident, last_get.version, json,
-	    strlen(json), ttl_s);
+	for (unsigned i = 0; i < PENDING_SLOTS; i++) {
+		if (pending[i].key[0] == '\0' || strcmp(key, pending[i].key) != 0)
+			continue;
+		pending[i].key[0] = '\0';   /* one put per get */
+		(void)tt_cache_put(tt_redis_thread(), cache_cfg.cache_secret,
+		    strlen(cache_cfg.cache_secret), type, venue, ident, pending[i].version, json,
+		    strlen(json), ttl_s);
+		return;
+	}
 }
