@@ -44,6 +44,11 @@ tt_err routes_customers_register(tt_http_server *srv, qapi_ctx *ctx);  /* segmen
  * normalised query; TTLs are the seed's (seconds). get returns a heap copy
  * (free it) or NULL on a miss; put is best effort. Both are safe to call
  * when Redis is down (a miss, a no-op).
+ *
+ * Call put on the same thread after the get of the same key that missed,
+ * as cache-aside does: the put stores the answer under the venue's data
+ * version that get saw, and only if no new data landed since (a put with
+ * no such get is not stored). docs/cache.md has the design.
  */
 #define QAPI_TTL_REAL_TIME        5
 #define QAPI_TTL_METRICS          60
