@@ -318,13 +318,14 @@ static const char SQL_CHART_HOURS[] =
     "LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour' AND r.bucket = b "
     "GROUP BY b ORDER BY b";
 
+/* The ten best shows, aggregated first, then named from the catalog. */
 #define SQL_TOP(filter)                                                              \
-	"SELECT r.event_id, c.name, sum(r.tickets_sold)::text, sum(r.net_cents)::text "  \
-	"FROM sales_rollups r LEFT JOIN event_catalog c "                                \
-	"ON c.venue_id = r.venue_id AND c.event_id = r.event_id "                         \
-	"WHERE r.venue_id = $1 AND " filter " AND r.event_id <> '' "                      \
-	"GROUP BY r.event_id, c.name "                                                    \
-	"ORDER BY sum(r.net_cents) DESC, sum(r.tickets_sold) DESC, r.event_id LIMIT 10"
+	"SELECT t.event_id, c.name, t.tickets::text, t.net::text FROM ("                   \
+	"SELECT r.event_id, sum(r.tickets_sold) AS tickets, sum(r.net_cents) AS net "     \
+	"FROM sales_rollups r WHERE r.venue_id = $1 AND " filter " AND r.event_id <> '' " \
+	"GROUP BY r.event_id ORDER BY net DESC, tickets DESC, r.event_id LIMIT 10) t "    \
+	"LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id "       \
+	"ORDER BY t.net DESC, t.tickets DESC, t.event_id"
 static const char SQL_TOP_DAYS[] =
     SQL_TOP("r.granularity = 'day' AND r.local_date BETWEEN $2::date AND $3::date");
 static const char SQL_TOP_HOURS[] =
