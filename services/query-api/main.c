@@ -35,6 +35,7 @@ usage(FILE *f)
 	    "  HTTP_THREADS        32 (worker threads; one per open connection)\n"
 	    "  HTTP_MAX_BODY       1048576 (bytes; 413 beyond)\n"
 	    "  JWT_SECRET          required when NODE_ENV=production\n"
+	    "  CACHE_SECRET        HMAC key of cached answers (required in production)\n"
 	    "  RATE_LIMIT_MAX      100 requests per client and path per window (0 = off)\n"
 	    "  RATE_LIMIT_WINDOW   60 seconds\n"
 	    "  DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD DB_POOL_MAX   PostgreSQL\n"
