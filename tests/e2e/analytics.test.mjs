@@ -111,6 +111,21 @@ async function venueNow(pool, venue) {
   return { tz: rows[0].tz, today: rows[0].today, hour: Number(rows[0].hour) };
 }
 
+/**
+ * Runs fetch(now) with the venue's clock read before and after it, again
+ * when an hour or a local date began in between (so that the test and the
+ * server agree on "now"); returns {now, value}.
+ */
+async function atSteadyNow(pool, venue, fetch) {
+  for (let i = 0; i < 3; i++) {
+    const now = await venueNow(pool, venue);
+    const value = await fetch(now);
+    const later = await venueNow(pool, venue);
+    if (later.today === now.today && later.hour === now.hour) return { now, value };
+  }
+  throw new Error(`the clock of ${venue} kept moving`);
+}
+
 /** The period as dates (or hour instants) and its [start, end) instants, for a period name. */
 function periodOf(now, period) {
   if (period === '24h') {
@@ -274,8 +289,7 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
   for (const period of ['24h', '7d', '30d', '90d']) {
     it(`GET /analytics/dashboard?period=${period}: summary, charts, topEvents, realtime equal raw_events for every venue`, async () => {
       for (const v of venues) {
-        const now = await venueNow(w.pool, v);
-        const d = await getOk(admin, `/analytics/dashboard?period=${period}&venueId=${v}`);
+        const { now, value: d } = await atSteadyNow(w.pool, v, () => getOk(admin, `/analytics/dashboard?period=${period}&venueId=${v}`));
         const p = periodOf(now, period);
         const buckets = await rawBuckets(w.pool, v, now.tz, p.hours);
         const points = p.keys.map((k) => ({ date: k, ...(buckets.get(k) ?? { net: 0n, tickets: 0n }) }));
@@ -376,7 +390,9 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
           assertValidation(await get(admin, path), 'endDate', `${v} ${c.start}..${c.end}`);
           continue;
         }
-        const d = await getOk(admin, path);
+        const steady = await atSteadyNow(w.pool, v, () => getOk(admin, path));
+        assert.equal(steady.now.today, now.today, 'the local date did not change during the test');
+        const d = steady.value;
         const what = `${v} ${d0}..${d1}`;
         const ch = await rawBy(w.pool, v, now.tz, 'channel', d0, d1, now.today);
         const et = await rawBy(w.pool, v, now.tz, 'eventType', d0, d1, now.today);
@@ -447,7 +463,9 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
         eventId: e.eventId, name: e.name, capacity: e.capacity, ticketsSold: e.ticketsSold, orders: e.orders, grossRevenue: e.grossRevenue,
         refunds: e.refunds, revenue: e.revenue, sellThrough: e.sellThrough, salesVelocity: e.salesVelocity,
       });
-      const d = await getOk(admin, `/analytics/events/performance?venueId=${v}&limit=1000`);
+      const steady = await atSteadyNow(w.pool, v, () => getOk(admin, `/analytics/events/performance?venueId=${v}&limit=1000`));
+      assert.equal(steady.now.today, now.today, 'the local date did not change during the test');
+      const d = steady.value;
       assert.ok(want.length > 5, `${v}: shows in the dataset`);
       assert.equal(d.count, String(want.length), v);
       assert.deepEqual(d.events.map(pick).sort(byKey('eventId')), want.map(pick).sort(byKey('eventId')), `${v} events`);
