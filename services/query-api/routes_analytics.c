@@ -30,8 +30,8 @@
  *     Redis is down: the same source as /analytics/realtime/summary. It
  *     is read on every request, never cached with the rest;
  *   - revenue summary: the local dates of startDate and endDate (a bare date
- *     is a local date; a date-time with offset is converted to the venue's
- *     zone), 1 to 366 dates, daily rollups. Channel / event type '' is
+ *     or a date-time without offset is local; a date-time with offset is
+ *     converted to the venue's zone), 1 to 366 dates, daily rollups. Channel / event type '' is
  *     "unknown". percentage = revenue / total with two decimals rounded
  *     half away from zero ("33.33%", "0.00%" when the total is 0);
  *   - projection: totalDays = dates in the range, elapsedDays = dates up to
@@ -580,13 +580,19 @@ static const char SQL_REV_RANGE[] =
 static const char SQL_REV_CHANNEL[] = SQL_REV_BY("channel");
 static const char SQL_REV_TYPE[] = SQL_REV_BY("event_type");
 
-/* One date parameter: a bare date, or a date-time with offset (normalised). */
+/*
+ * One date parameter, as the venue's local date it names: a bare date and a
+ * local date-time without offset ("2026-03-01T18:00:00") name their date
+ * (into date); a date-time with an offset is an instant (normalised into
+ * inst), whose local date SQL finds in the venue's zone.
+ */
 static bool
 date_param(tt_http_req *req, const char *name, char date[TT_ISO_MAX], char inst[TT_ISO_MAX],
     tt_http_details *d)
 {
-	char v[64];
+	char v[64], z[66];
 	int64_t ms;
+	size_t n;
 	tt_err e = tt_http_query(req, name, v, sizeof(v));
 
 	date[0] = inst[0] = '\0';
@@ -594,15 +600,26 @@ date_param(tt_http_req *req, const char *name, char date[TT_ISO_MAX], char inst[
 		tt_http_details_add(d, name, "is required");
 		return false;
 	}
-	if (e != TT_OK || tt_iso_parse(v, strlen(v), TT_ISO_DATE | TT_ISO_DATETIME, &ms) != TT_OK) {
-		tt_http_details_add(d, name, "must be an ISO 8601 date (YYYY-MM-DD) or date-time with offset");
-		return false;
+	n = e == TT_OK ? strlen(v) : 0;
+	if (n > 0 && tt_iso_parse(v, n, TT_ISO_DATE | TT_ISO_DATETIME, &ms) == TT_OK) {
+		if (n == 10)
+			memcpy(date, v, 11);  /* YYYY-MM-DD and its NUL */
+		else
+			tt_iso_format(ms, inst);
+		return true;
 	}
-	if (strlen(v) == 10)
-		memcpy(date, v, 11);  /* a bare date: YYYY-MM-DD and its NUL */
-	else
-		tt_iso_format(ms, inst);
-	return true;
+	/* Local wall time: valid once a "Z" is added; its date part is the local date. */
+	if (n > 10 && v[10] == 'T') {
+		memcpy(z, v, n);
+		z[n] = 'Z';
+		if (tt_iso_parse(z, n + 1, TT_ISO_DATETIME, &ms) == TT_OK) {
+			memcpy(date, v, 10);
+			date[10] = '\0';
+			return true;
+		}
+	}
+	tt_http_details_add(d, name, "must be an ISO 8601 date (YYYY-MM-DD) or date-time");
+	return false;
 }
 
 /*

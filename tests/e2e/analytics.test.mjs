@@ -371,12 +371,14 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
         { start: addDays(now.today, -20), end: addDays(now.today, 9) }, // includes today: a projection
         { start: addDays(now.today, -80), end: addDays(now.today, -30) }, // all in the past
         { start: addDays(now.today, 0), end: addDays(now.today, 0) },
+        // local date-times without offset: their own dates
+        { start: `${addDays(now.today, -6)}T23:59:59`, end: `${addDays(now.today, -2)}T00:00:00.000`, local: true },
         // date-times with offsets: their local dates in the venue's zone
         { start: new Date(Date.now() - 40 * DAY).toISOString(), end: '2099-01-01T00:00:00+05:30', localOf: true, cap: true },
       ];
       for (const c of cases) {
-        let d0 = c.start;
-        let d1 = c.end;
+        let d0 = c.local ? c.start.slice(0, 10) : c.start;
+        let d1 = c.local ? c.end.slice(0, 10) : c.end;
         if (c.localOf) {
           const { rows } = await w.pool.query(
             `SELECT ($1::timestamptz AT TIME ZONE $3)::date::text AS a, ($2::timestamptz AT TIME ZONE $3)::date::text AS b`,
@@ -536,7 +538,8 @@ describe('analytics endpoints: dashboard, revenue summary, event performance equ
       ['/analytics/revenue/summary?startDate=2026-01-01', 'endDate'],
       ['/analytics/revenue/summary?startDate=yesterday&endDate=2026-01-01', 'startDate'],
       ['/analytics/revenue/summary?startDate=2026-02-30&endDate=2026-03-01', 'startDate'],
-      ['/analytics/revenue/summary?startDate=2026-01-01&endDate=2026-01-01T10:00:00', 'endDate'],
+      ['/analytics/revenue/summary?startDate=2026-01-01&endDate=2026-01-01T25:00:00', 'endDate'],
+      ['/analytics/revenue/summary?startDate=2026-01-01T10:00&endDate=2026-01-02', 'startDate'],
       ['/analytics/revenue/summary?startDate=2026-03-01&endDate=2026-02-01', 'endDate'],
       ['/analytics/revenue/summary?startDate=2025-01-01&endDate=2026-01-02', 'endDate'],
       ['/analytics/events/performance?limit=0', 'limit'],
