@@ -53,3 +53,20 @@ qapi_resolve_venue(tt_http_req *req, const char *requested, char out[TT_AUTH_VEN
 	}
 	return false;
 }
+
+bool
+qapi_venue_param(tt_http_req *req, char out[TT_AUTH_VENUE_MAX])
+{
+	char requested[TT_AUTH_VENUE_MAX + 1];
+	tt_err e = tt_http_query(req, "venueId", requested, sizeof(requested));
+
+	if (e != TT_OK && e != TT_ENOTFOUND) {
+		tt_http_details d;
+		tt_http_details_init(&d);
+		tt_http_details_add(&d, "venueId", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
+		tt_http_respond_invalid(req, &d);
+		tt_http_details_fini(&d);
+		return false;
+	}
+	return qapi_resolve_venue(req, e == TT_OK ? requested : NULL, out);
+}

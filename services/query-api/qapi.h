@@ -11,6 +11,7 @@
 #define QAPI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "tt/auth.h"
 #include "tt/config.h"
@@ -70,6 +71,27 @@ void qapi_fail(tt_http_req *req, tt_err e, const char *what, const char *detail)
 
 /* False (and 403 FORBIDDEN sent) when the token lacks perm. */
 bool qapi_require_permission(tt_http_req *req, const char *perm);
+
+/*
+ * The venue of a read: the optional ?venueId= query parameter checked for
+ * its characters (400 naming venueId otherwise) and resolved against the
+ * token (qapi_resolve_venue). False when the request is already answered.
+ */
+bool qapi_venue_param(tt_http_req *req, char out[TT_AUTH_VENUE_MAX]);
+
+/* Today's (UTC) real-time counters of a venue, as ingest keeps them. */
+typedef struct {
+	int64_t revenue_cents, sales, traffic;
+} qapi_counters;
+
+/*
+ * Reads the Redis hash counter:{venue}:{day} for day (YYYY-MM-DD), or, when
+ * Redis cannot answer, the durable realtime_counters row; *source says
+ * which ("redis" or "postgres"). Absent counters are 0. TT_OK or the error
+ * of the PostgreSQL read (detail in err).
+ */
+tt_err qapi_read_counters(qapi_ctx *ctx, const char *venue, const char *day,
+    qapi_counters *c, const char **source, char *err, size_t errlen);
 
 /*
  * The venue the request acts on (tt_auth_resolve_venue): false with 403

@@ -153,17 +153,9 @@ invalid1(tt_http_req *req, const char *field, const char *msg)
 static bool
 analytics_begin(tt_http_req *req, char venue[TT_AUTH_VENUE_MAX])
 {
-	char requested[TT_AUTH_VENUE_MAX + 1];
-	tt_err e;
-
 	if (!qapi_require_permission(req, QAPI_PERM_READ))
 		return false;
-	e = tt_http_query(req, "venueId", requested, sizeof(requested));
-	if (e != TT_OK && e != TT_ENOTFOUND) {
-		invalid1(req, "venueId", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
-		return false;
-	}
-	return qapi_resolve_venue(req, e == TT_OK ? requested : NULL, venue);
+	return qapi_venue_param(req, venue);
 }
 
 /* Answers from the cache when it holds the entry. */
@@ -211,84 +203,6 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
 	return false;
 }
 
-/* ------------------------------------------------------ realtime counters */
-
-typedef struct {
-	int64_t revenue_cents, sales, traffic;
-} today_counters;
-
-static bool
-reply_i64(const redisReply *r, int64_t *out)
-{
-	if (r->type == REDIS_REPLY_NIL) {
-		*out = 0;
-		return true;
-	}
-	if (r->type == REDIS_REPLY_INTEGER) {
-		*out = r->integer;
-		return true;
-	}
-	if (r->type == REDIS_REPLY_STRING)
-		return tt_parse_i64(r->str, r->len, INT64_MIN, INT64_MAX, out) == TT_OK;
-	return false;
-}
-
-/*
- * Today's counters (UTC day) of ingest: the Redis hash
- * counter:{venue}:{day}, or its durable copy realtime_counters when Redis
- * cannot answer. TT_OK or the error of the Postgres read.
- */
-static tt_err
-today_read(qapi_ctx *ctx, const char *venue, today_counters *c, char *err, size_t errlen)
-{
-	static const char sql[] =
-	    "SELECT revenue_cents, sales, traffic FROM realtime_counters "
-	    "WHERE venue_id = $1 AND day = $2::date";
-	char day[TT_ISO_MAX], key[160];
-	const char *argv[5], *params[2];
-	tt_redis *r = tt_redis_thread();
-	redisReply *rep = NULL;
-	PGresult *res = NULL;
-	PGconn *conn;
-	bool bad = false;
-	tt_err e;
-
-	memset(c, 0, sizeof(*c));
-	tt_iso_date(tt_now_ms(), day);
-	if (r != NULL) {
-		snprintf(key, sizeof(key), "counter:%s:%s", venue, day);
-		argv[0] = "HMGET";
-		argv[1] = key;
-		argv[2] = "revenue_cents";
-		argv[3] = "sales";
-		argv[4] = "traffic";
-		if (tt_redis_cmd(r, &rep, 5, argv, NULL, err, errlen) == TT_OK) {
-			bool ok = rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
-			    reply_i64(rep->element[0], &c->revenue_cents) &&
-			    reply_i64(rep->element[1], &c->sales) &&
-			    reply_i64(rep->element[2], &c->traffic);
-			freeReplyObject(rep);
-			if (ok)
-				return TT_OK;
-		}
-	}
-	memset(c, 0, sizeof(*c));
-	params[0] = venue;
-	params[1] = day;
-	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, errlen)) != TT_OK)
-		return e;
-	e = tt_db_exec(conn, sql, 2, params, &res, err, errlen);
-	tt_db_release(ctx->db, conn, e == TT_ECONN);
-	if (e != TT_OK)
-		return e;
-	if (PQntuples(res) == 1) {
-		c->revenue_cents = col_i64(res, 0, 0, &bad);
-		c->sales = col_i64(res, 0, 1, &bad);
-		c->traffic = col_i64(res, 0, 2, &bad);
-	}
-	PQclear(res);
-	return bad ? tt_seterr(err, errlen, TT_EDB, "realtime_counters: unexpected values") : TT_OK;
-}
 
 /* -------------------------------------------------------------- dashboard */
 
@@ -502,7 +416,7 @@ h_dashboard(tt_http_req *req, void *udata)
 {
 	qapi_ctx *ctx = udata;
 	char venue[TT_AUTH_VENUE_MAX], period[8], ident[32], err[512];
-	today_counters today;
+	qapi_counters today;
 	char *cached = NULL;
 	const char *body;
 	tt_strbuf b, out;
@@ -537,7 +451,10 @@ h_dashboard(tt_http_req *req, void *udata)
 		qapi_fail(req, TT_EPARSE, "dashboard", "cached entry is not an object");
 		goto done;
 	}
-	if ((e = today_read(ctx, venue, &today, err, sizeof(err))) != TT_OK) {
+	char day[TT_ISO_MAX];
+	const char *source;
+	tt_iso_date(tt_now_ms(), day);
+	if ((e = qapi_read_counters(ctx, venue, day, &today, &source, err, sizeof(err))) != TT_OK) {
 		qapi_fail(req, e, "dashboard realtime", err);
 		goto done;
 	}

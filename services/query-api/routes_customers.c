@@ -272,7 +272,7 @@ static void
 h_segments(tt_http_req *req, void *udata)
 {
 	qapi_ctx *ctx = udata;
-	char requested[TT_AUTH_VENUE_MAX + 1], venue[TT_AUTH_VENUE_MAX], err[256], mem[4096];
+	char venue[TT_AUTH_VENUE_MAX], err[256], mem[4096];
 	int64_t count[RFM_SEGMENTS] = { 0 }, total = 0;
 	const char *params[1];
 	PGresult *res = NULL;
@@ -282,16 +282,7 @@ h_segments(tt_http_req *req, void *udata)
 
 	if (!qapi_require_permission(req, QAPI_PERM_READ))
 		return;
-	e = tt_http_query(req, "venueId", requested, sizeof(requested));
-	if (e != TT_OK && e != TT_ENOTFOUND) {
-		tt_http_details d;
-		tt_http_details_init(&d);
-		tt_http_details_add(&d, "venueId", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
-		tt_http_respond_invalid(req, &d);
-		tt_http_details_fini(&d);
-		return;
-	}
-	if (!qapi_resolve_venue(req, e == TT_OK ? requested : NULL, venue))
+	if (!qapi_venue_param(req, venue))
 		return;
 	if ((cached = qapi_cache_get("segments", venue, "all")) != NULL) {
 		tt_http_respond_data(req, 200, cached);

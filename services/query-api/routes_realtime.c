@@ -21,11 +21,6 @@
 #include "tt/strparse.h"
 #include "tt/time.h"
 
-typedef struct {
-	int64_t revenue_cents;
-	int64_t sales;
-	int64_t traffic;
-} day_counters;
 
 /* A counter field: absent = 0, otherwise an integer (string or integer reply). */
 static bool
@@ -45,7 +40,7 @@ reply_i64(const redisReply *r, int64_t *out)
 }
 
 static tt_err
-counters_from_redis(const char *venue, const char *day, day_counters *c,
+counters_from_redis(const char *venue, const char *day, qapi_counters *c,
     char *err, size_t errlen)
 {
 	char key[160];
@@ -75,7 +70,7 @@ counters_from_redis(const char *venue, const char *day, day_counters *c,
 
 static tt_err
 counters_from_postgres(qapi_ctx *ctx, const char *venue, const char *day,
-    day_counters *c, char *err, size_t errlen)
+    qapi_counters *c, char *err, size_t errlen)
 {
 	static const char sql[] =
 	    "SELECT revenue_cents, sales, traffic FROM realtime_counters "
@@ -103,40 +98,39 @@ counters_from_postgres(qapi_ctx *ctx, const char *venue, const char *day,
 	return e;
 }
 
+tt_err
+qapi_read_counters(qapi_ctx *ctx, const char *venue, const char *day,
+    qapi_counters *c, const char **source, char *err, size_t errlen)
+{
+	tt_err e;
+
+	memset(c, 0, sizeof(*c));
+	*source = "redis";
+	if ((e = counters_from_redis(venue, day, c, err, errlen)) == TT_OK)
+		return TT_OK;
+	tt_log(TT_LOG_WARN, "realtime counters: redis failed, reading postgres",
+	    "error", err, NULL);
+	*source = "postgres";
+	return counters_from_postgres(ctx, venue, day, c, err, errlen);
+}
+
 static void
 h_summary(tt_http_req *req, void *udata)
 {
 	qapi_ctx *ctx = udata;
-	char requested[TT_AUTH_VENUE_MAX + 1], venue[TT_AUTH_VENUE_MAX];
+	char venue[TT_AUTH_VENUE_MAX];
 	char day[TT_ISO_MAX], money[TT_MONEY_STR_MAX], err[256], mem[512];
-	const char *source = "redis";
-	day_counters c = { 0, 0, 0 };
+	const char *source;
+	qapi_counters c;
 	tt_strbuf b;
 	tt_err e;
 
-	if (!qapi_require_permission(req, QAPI_PERM_READ))
-		return;
-	e = tt_http_query(req, "venueId", requested, sizeof(requested));
-	if (e != TT_OK && e != TT_ENOTFOUND) {
-		tt_http_details d;
-		tt_http_details_init(&d);
-		tt_http_details_add(&d, "venueId", "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
-		tt_http_respond_invalid(req, &d);
-		tt_http_details_fini(&d);
-		return;
-	}
-	if (!qapi_resolve_venue(req, e == TT_OK ? requested : NULL, venue))
+	if (!qapi_require_permission(req, QAPI_PERM_READ) || !qapi_venue_param(req, venue))
 		return;
 	tt_iso_date(tt_now_ms(), day);
-
-	if ((e = counters_from_redis(venue, day, &c, err, sizeof(err))) != TT_OK) {
-		tt_log(TT_LOG_WARN, "realtime summary: redis failed, reading postgres",
-		    "error", err, "request_id", tt_http_request_id(req), NULL);
-		source = "postgres";
-		if ((e = counters_from_postgres(ctx, venue, day, &c, err, sizeof(err))) != TT_OK) {
-			qapi_fail(req, e == TT_EDB ? TT_EDB : TT_ECONN, "realtime summary failed", err);
-			return;
-		}
+	if ((e = qapi_read_counters(ctx, venue, day, &c, &source, err, sizeof(err))) != TT_OK) {
+		qapi_fail(req, e == TT_EDB ? TT_EDB : TT_ECONN, "realtime summary failed", err);
+		return;
 	}
 	tt_money_format(c.revenue_cents, money);
 	tt_strbuf_init_fixed(&b, mem, sizeof(mem));
