@@ -2,7 +2,8 @@
  * aggregator.h - the modules of the aggregator and what they share.
  *
  * The aggregator turns raw_events into the rollup tables of migration 0003
- * (sales_rollups hour/day, customer_stats, event_stats, event_catalog).
+ * (sales_rollups hour/day, customer_stats, event_stats, event_catalog) and
+ * the seed's venue_analytics and analytics_aggregations (per local day).
  * Every rollup row is recomputed whole from raw_events (never incremented),
  * so an incremental pass and a rebuild run the same SQL and give the same
  * rows. docs/aggregator.md is the design note.

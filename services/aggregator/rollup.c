@@ -13,6 +13,8 @@
  *
  *  2. Recompute. For each key table: DELETE the rollup rows of those keys,
  *     then INSERT ... SELECT ... GROUP BY over every raw row of the bucket.
+ *     The day keys also drive the seed's venue_analytics and
+ *     analytics_aggregations rows of each venue-local day.
  *     A rollup row is therefore always a function of raw_events alone (and
  *     venues.timezone), whichever way it was reached: an incremental pass
  *     and a rebuild give identical rows.
@@ -247,6 +249,82 @@ static const char SQL_INS_CATALOG[] =
     " WHERE r.type IN ('event.created', 'event.updated')"
     " ORDER BY k.venue_id, k.event_id, r.occurred_at DESC, (r.type = 'event.updated') DESC, r.id DESC";
 
+/*
+ * The seed's tables, per venue-local day (keys of agg_k_day), recomputed
+ * whole like the sales day buckets.
+ *
+ * venue_analytics: one daily row (hour NULL) and one row per local hour
+ * that has a sale or a refund; on a 25 h day the two UTC hours of the
+ * repeated local hour fall in the same row. revenue = net cents / 100 as an
+ * exact numeric(20,2); unique_customers = distinct purchasers.
+ */
+#define LOCAL_DAY_ROWS                                                            \
+	" FROM agg_k_day k"                                                       \
+	" JOIN raw_events r ON r.venue_id = k.venue_id"                           \
+	"  AND r.occurred_at >= (k.local_date::timestamp AT TIME ZONE k.tz)"      \
+	"  AND r.occurred_at < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)" \
+	" WHERE r.type IN " SALES_TYPES
+
+static const char SQL_DEL_VENUE_DAY[] =
+    "DELETE FROM venue_analytics a USING agg_k_day k"
+    " WHERE a.venue_id = k.venue_id AND a.date = k.local_date";
+
+static const char SQL_INS_VENUE_DAY[] =
+    "INSERT INTO venue_analytics (venue_id, date, hour, tickets_sold, revenue, unique_customers)"
+    " SELECT k.venue_id, k.local_date,"
+    "  extract(hour FROM r.occurred_at AT TIME ZONE k.tz)::integer,"  /* NULL in the () set */
+    "  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"
+    "  (coalesce(sum(r.revenue_cents), 0) / 100.0)::numeric(20,2),"
+    "  count(DISTINCT r.customer_hash) FILTER (WHERE " P ")"
+    LOCAL_DAY_ROWS
+    " GROUP BY k.venue_id, k.local_date, k.tz,"
+    "  GROUPING SETS ((), (extract(hour FROM r.occurred_at AT TIME ZONE k.tz)))";
+
+/*
+ * analytics_aggregations: per venue-local day, metric_type 'revenue' (net,
+ * exact decimal currency units) and 'ticketSales' (tickets of purchases);
+ * period = the day's UTC bounds, granularity {"unit":"day","value":1},
+ * data = the 24 local hours [{hour, value}] (0 where nothing sold), summary
+ * = {total, peakHour}: peakHour is the earliest hour with the largest
+ * value, null when no hour is above 0. Only rows of those metric types
+ * and that granularity are ever deleted (others may write the table): the
+ * ones whose period overlaps the day, which is the day's own row and, after
+ * a change of the venue's zone, the rows of the former zone's days.
+ */
+#define DAY_GRANULARITY "'{\"unit\": \"day\", \"value\": 1}'::jsonb"
+
+static const char SQL_DEL_AGGREGATION[] =
+    "DELETE FROM analytics_aggregations a USING agg_k_day k"
+    " WHERE a.venue_id = k.venue_id AND a.metric_type IN ('revenue', 'ticketSales')"
+    "   AND a.granularity = " DAY_GRANULARITY
+    "   AND a.period_start < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)"
+    "   AND a.period_end > (k.local_date::timestamp AT TIME ZONE k.tz)";
+
+static const char SQL_INS_AGGREGATION[] =
+    "INSERT INTO analytics_aggregations (venue_id, metric_type, period_start, period_end,"
+    " granularity, data, summary)"
+    " WITH h AS ("
+    "   SELECT k.venue_id, k.local_date, k.tz,"
+    "          extract(hour FROM r.occurred_at AT TIME ZONE k.tz)::integer AS hour,"
+    "          coalesce(sum(r.quantity) FILTER (WHERE " P "), 0)::numeric AS tickets,"
+    "          (sum(r.revenue_cents) / 100.0)::numeric(20,2) AS revenue"
+    LOCAL_DAY_ROWS
+    "    GROUP BY 1, 2, 3, 4),"
+    " v AS ("
+    "   SELECT d.venue_id, d.local_date, d.tz, m.metric, g.hour,"
+    "          coalesce(CASE m.metric WHEN 'revenue' THEN h.revenue ELSE h.tickets END,"
+    "                   CASE m.metric WHEN 'revenue' THEN 0.00 ELSE 0 END) AS value"
+    "     FROM (SELECT DISTINCT venue_id, local_date, tz FROM h) d"
+    "     CROSS JOIN (VALUES ('revenue'), ('ticketSales')) m(metric)"
+    "     CROSS JOIN generate_series(0, 23) g(hour)"
+    "     LEFT JOIN h ON h.venue_id = d.venue_id AND h.local_date = d.local_date AND h.hour = g.hour)"
+    " SELECT venue_id, metric, (local_date::timestamp AT TIME ZONE tz),"
+    "  ((local_date + 1)::timestamp AT TIME ZONE tz), " DAY_GRANULARITY ","
+    "  jsonb_agg(jsonb_build_object('hour', hour, 'value', value) ORDER BY hour),"
+    "  jsonb_build_object('total', sum(value),"
+    "   'peakHour', (array_agg(hour ORDER BY value DESC, hour) FILTER (WHERE value > 0))[1])"
+    " FROM v GROUP BY venue_id, local_date, tz, metric";
+
 static const char SQL_KEY_COUNTS[] =
     "SELECT (SELECT count(*) FROM agg_k_hour), (SELECT count(*) FROM agg_k_day),"
     " (SELECT count(*) FROM agg_k_customer), (SELECT count(*) FROM agg_k_event)";
@@ -257,7 +335,8 @@ static const char SQL_KEY_COUNTS[] =
 enum {
 	S_K_HOUR_CHANGED, S_K_DAY_CHANGED, S_K_CUSTOMER_CHANGED, S_K_EVENT_CHANGED,
 	S_KEY_COUNTS,
-	S_DEL_HOUR, S_INS_HOUR, S_DEL_DAY, S_INS_DAY, S_DEL_CUSTOMER, S_INS_CUSTOMER,
+	S_DEL_HOUR, S_INS_HOUR, S_DEL_DAY, S_INS_DAY,
+	S_DEL_VENUE_DAY, S_INS_VENUE_DAY, S_DEL_AGGREGATION, S_INS_AGGREGATION, S_DEL_CUSTOMER, S_INS_CUSTOMER,
 	S_DEL_EVENT, S_INS_EVENT, S_DEL_CATALOG, S_INS_CATALOG,
 };
 
@@ -271,6 +350,10 @@ const agg_stmt rollup_stmts[] = {
 	[S_INS_HOUR] = { "agg_ins_hour", SQL_INS_HOUR, 0 },
 	[S_DEL_DAY] = { "agg_del_day", SQL_DEL_DAY, 0 },
 	[S_INS_DAY] = { "agg_ins_day", SQL_INS_DAY, 0 },
+	[S_DEL_VENUE_DAY] = { "agg_del_venue_day", SQL_DEL_VENUE_DAY, 0 },
+	[S_INS_VENUE_DAY] = { "agg_ins_venue_day", SQL_INS_VENUE_DAY, 0 },
+	[S_DEL_AGGREGATION] = { "agg_del_aggregation", SQL_DEL_AGGREGATION, 0 },
+	[S_INS_AGGREGATION] = { "agg_ins_aggregation", SQL_INS_AGGREGATION, 0 },
 	[S_DEL_CUSTOMER] = { "agg_del_customer", SQL_DEL_CUSTOMER, 0 },
 	[S_INS_CUSTOMER] = { "agg_ins_customer", SQL_INS_CUSTOMER, 0 },
 	[S_DEL_EVENT] = { "agg_del_event", SQL_DEL_EVENT, 0 },
@@ -350,7 +433,7 @@ rollup_recompute(PGconn *conn, rollup_counts *counts, char *err, size_t errlen)
 	/* DELETE then INSERT per kind; a kind without keys is skipped. */
 	static const struct { int first, last, kind; } steps[] = {
 		{ S_DEL_HOUR, S_INS_HOUR, 0 },
-		{ S_DEL_DAY, S_INS_DAY, 1 },
+		{ S_DEL_DAY, S_INS_AGGREGATION, 1 },  /* sales days, venue_analytics, aggregations */
 		{ S_DEL_CUSTOMER, S_INS_CUSTOMER, 2 },
 		{ S_DEL_EVENT, S_INS_CATALOG, 3 },
 	};

@@ -12,15 +12,23 @@
 // the published events (BigInt cents, local dates with Intl.DateTimeFormat)
 // and (b) an independent SQL formulation over raw_events; `--once` again
 // changes nothing; `--rebuild` gives byte-identical tables.
+// The seed's tables are checked the same way: venue_analytics (daily and
+// venue-local hourly rows, revenue as exact decimals) against the model and
+// SQL, analytics_aggregations against venue_analytics.
+//
+// TT_E2E_SEEDS=1,2,3 runs the whole set once per dataset seed (default: one).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 
 import { IngestWorld, Service, freePort, poll, sanitizerReport, sleep } from './lib/harness.mjs';
-import { EventFactory, Expected, hmacHex, makeStream } from './lib/events.mjs';
+import { EventFactory, Expected, formatCents, hmacHex, makeStream } from './lib/events.mjs';
 import * as stack from './lib/stack-env.mjs';
 
-const SEED = 20250309;
+const SEEDS = (process.env.TT_E2E_SEEDS ?? '20250309').split(',').map((x) => x.trim()).filter((x) => x !== '').map((x) => {
+  if (!/^\d{1,9}$/.test(x)) throw new Error(`TT_E2E_SEEDS: not a seed: ${x}`);
+  return Number(x);
+});
 const COUNT = 3000;
 const DUPS = 300;
 const HOUR = 3600000;
@@ -74,6 +82,11 @@ function localMidnight(date, tz) {
   return t;
 }
 
+/** The local hour (0..23) of instant ms in tz. */
+function localHour(ms, tz) {
+  return new Date(wallMs(ms, tz)).getUTCHours();
+}
+
 function nextDate(date) {
   return new Date(Date.parse(`${date}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
 }
@@ -88,6 +101,7 @@ function model(events, salt, zoneOf) {
   const customers = new Map();
   const shows = new Map();
   const catalog = new Map();
+  const venueDays = new Map(); // venue|date|hour ('' = daily) -> {tickets, net, buyers}
   const bump = (map, key, init) => {
     let r = map.get(key);
     if (!r) map.set(key, (r = init()));
@@ -108,6 +122,14 @@ function model(events, salt, zoneOf) {
         bump(sales, [e.venueId, 'hour', hour, localDate(hour, tz), eventId, channel, eventType].join('|'), salesRow),
         bump(sales, [e.venueId, 'day', localMidnight(day, tz), day, eventId, channel, eventType].join('|'), salesRow),
       ];
+      for (const h of ['', String(localHour(e.occurredMs, tz))]) {
+        const r = bump(venueDays, `${e.venueId}|${day}|${h}`, () => ({ tickets: 0n, net: 0n, buyers: new Set() }));
+        r.net += e.revenue;
+        if (buy) {
+          r.tickets += e.sales;
+          if (env.userId !== undefined) r.buyers.add(hmacHex(salt, env.userId));
+        }
+      }
       for (const r of rows) {
         if (buy) {
           r.tickets += e.sales;
@@ -151,7 +173,38 @@ function model(events, salt, zoneOf) {
     const d = e.envelope.data;
     return [k, [d.name, s(d.capacity), s(Date.parse(d.startsAt)), d.eventType, s(e.occurredMs)].join('|')];
   }));
-  return { sales: salesRows, customers: statRows(customers), shows: statRows(shows), catalog: catalogRows };
+  const venueRows = new Map([...venueDays].map(([k, r]) => [k, `${r.tickets}|${formatCents(r.net)}|${r.buyers.size}`]));
+  return { sales: salesRows, customers: statRows(customers), shows: statRows(shows), catalog: catalogRows,
+    venue: venueRows, aggregations: aggregationsModel(venueDays, zoneOf) };
+}
+
+const DAY_GRANULARITY = '{"unit": "day", "value": 1}';
+
+/**
+ * The analytics_aggregations rows implied by the venue-day cells: per venue
+ * and local date, 'revenue' and 'ticketSales' with 24 hourly values, total
+ * and peakHour (earliest largest value above 0, else null).
+ */
+function aggregationsModel(venueDays, zoneOf) {
+  const out = new Map();
+  for (const [k, day] of venueDays) {
+    const [venue, date, h] = k.split('|');
+    if (h !== '') continue;
+    const start = localMidnight(date, zoneOf(venue));
+    const end = localMidnight(nextDate(date), zoneOf(venue));
+    for (const [metric, pick, fmt] of [['revenue', (r) => r.net, formatCents], ['ticketSales', (r) => r.tickets, String]]) {
+      const values = [];
+      for (let hour = 0; hour < 24; hour++) {
+        const r = venueDays.get(`${venue}|${date}|${hour}`);
+        values.push(r ? pick(r) : 0n);
+      }
+      let peak = null;
+      values.forEach((v, hour) => { if (v > 0n && (peak === null || v > values[peak])) peak = hour; });
+      out.set(`${venue}|${metric}|${start}|${end}|${DAY_GRANULARITY}`,
+        `${values.map((v, hour) => `${hour}:${fmt(v)}`).join(',')}|${fmt(pick(day))}|${s(peak)}`);
+    }
+  }
+  return out;
 }
 
 // ------------------------------------------------------- reading the tables
@@ -174,8 +227,17 @@ async function tables(pool, like) {
   const catalog = await q(`SELECT venue_id || '|' || event_id AS k,
       concat_ws('|', name, coalesce(capacity::text, 'null'), coalesce(${MS('starts_at')}, 'null'), event_type, ${MS('occurred_at')}) AS v
     FROM event_catalog WHERE venue_id LIKE $1`);
+  const venue = await q(`SELECT venue_id || '|' || date::text || '|' || coalesce(hour::text, '') AS k,
+      concat_ws('|', tickets_sold, revenue, unique_customers) AS v
+    FROM venue_analytics WHERE venue_id LIKE $1`);
+  const aggregations = await q(`SELECT concat_ws('|', venue_id, metric_type, ${MS('period_start')}, ${MS('period_end')}, granularity::text) AS k,
+      concat_ws('|', (SELECT string_agg((x.e->>'hour') || ':' || (x.e->>'value'), ',' ORDER BY x.n)
+                        FROM jsonb_array_elements(data) WITH ORDINALITY x(e, n)),
+                summary->>'total', coalesce(summary->>'peakHour', 'null')) AS v
+    FROM analytics_aggregations WHERE venue_id LIKE $1`);
   const m = (rows) => new Map(rows.map((r) => [r.k, r.v]));
-  return { sales: m(sales), customers: m(customers), shows: m(shows), catalog: m(catalog) };
+  return { sales: m(sales), customers: m(customers), shows: m(shows), catalog: m(catalog), venue: m(venue),
+    aggregations: m(aggregations) };
 }
 
 /** The same maps from raw_events, written independently of the aggregator's SQL. */
@@ -207,9 +269,17 @@ async function independentSql(pool, like) {
       FROM r WHERE ${col} IS NOT NULL GROUP BY 1`;
   const customersRaw = await q(stat('customer_hash'));
   const showsRaw = await q(stat('event_id'));
+  // venue_analytics: local date and local hour of each raw row's wall-clock time; cents formatted here.
+  const venueCells = await q(`${base}
+    SELECT venue_id || '|' || to_char(occurred_at AT TIME ZONE tz, 'YYYY-MM-DD') || '|' || h.hour AS k,
+           sum(quantity * buy)::text AS tickets, sum(revenue_cents)::text AS cents,
+           count(DISTINCT CASE WHEN buy = 1 THEN customer_hash END)::text AS buyers
+      FROM r CROSS JOIN LATERAL (VALUES (''), (to_char(occurred_at AT TIME ZONE tz, 'FMHH24'))) h(hour)
+     GROUP BY 1`);
+  const venue = new Map(venueCells.map((r) => [r.k, `${r.tickets}|${formatCents(BigInt(r.cents))}|${r.buyers}`]));
   // Statistics rows: the columns are in the stored order (orders, tickets) for customers, (orders, tickets_sold) for shows.
   const m = (rows) => new Map(rows.map((r) => [r.k, r.v]));
-  return { sales: new Map([...m(hours), ...m(days)]), customers: m(customersRaw), shows: m(showsRaw) };
+  return { sales: new Map([...m(hours), ...m(days)]), customers: m(customersRaw), shows: m(showsRaw), venue };
 }
 
 function sorted(map) {
@@ -230,21 +300,27 @@ function assertSameMap(got, want, what) {
 async function dump(pool, like) {
   const out = [];
   for (const [t, order] of [['sales_rollups', 'venue_id, granularity, bucket, event_id, channel, event_type'],
-    ['customer_stats', 'venue_id, customer_hash'], ['event_stats', 'venue_id, event_id'], ['event_catalog', 'venue_id, event_id']]) {
-    const { rows } = await pool.query(`SELECT x::text AS t FROM ${t} x WHERE venue_id LIKE $1 ORDER BY ${order}`, [like]);
+    ['customer_stats', 'venue_id, customer_hash'], ['event_stats', 'venue_id, event_id'], ['event_catalog', 'venue_id, event_id'],
+    ['venue_analytics', 'venue_id, date, hour NULLS FIRST'], ['analytics_aggregations', 'venue_id, metric_type, period_start']]) {
+    // The seed's tables: every column but the generated id and the created/updated_at stamps.
+    const cols = { venue_analytics: 'ROW(venue_id, date, hour, tickets_sold, revenue, unique_customers)::text',
+      analytics_aggregations: 'ROW(venue_id, metric_type, period_start, period_end, granularity, data, summary)::text' }[t] ?? 'x::text';
+    const { rows } = await pool.query(`SELECT ${cols} AS t FROM ${t} x WHERE venue_id LIKE $1 ORDER BY ${order}`, [like]);
     out.push(`${t}:${rows.length}`, ...rows.map((r) => r.t));
   }
   return out;
 }
 
+const ROLLUP_TABLES = ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog', 'venue_analytics', 'analytics_aggregations'];
+
 async function deleteRollups(pool, like) {
-  for (const t of ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog', 'venues'])
+  for (const t of [...ROLLUP_TABLES, 'venues'])
     await pool.query(`DELETE FROM ${t} WHERE venue_id LIKE $1`, [like]);
 }
 
 // ------------------------------------------------------------------ tests
 
-describe('aggregator: exact rollups, incremental == rebuild, venue-local days across DST', { timeout: 300000 }, () => {
+for (const SEED of SEEDS) describe(`aggregator (seed ${SEED}): exact rollups, incremental == rebuild, venue-local days across DST`, { timeout: 300000 }, () => {
   let w;
   let like;
   let factory;
@@ -260,7 +336,7 @@ describe('aggregator: exact rollups, incremental == rebuild, venue-local days ac
   }
 
   before(async () => {
-    w = await IngestWorld.open('agg');
+    w = await IngestWorld.open(`agg-${SEED}`);
     like = `${w.tag}-%`;
     await deleteRollups(w.pool, like);
     const now = Date.now();
@@ -322,10 +398,13 @@ describe('aggregator: exact rollups, incremental == rebuild, venue-local days ac
       { timeoutMs: 30000, intervalMs: 250 });
     const got = r.value;
     assert.ok(want.sales.size > 500, `too few sales rows in the model: ${want.sales.size}`);
+    assert.ok(want.venue.size > 300, `too few venue_analytics rows in the model: ${want.venue.size}`);
     assertSameMap(got.sales, want.sales, 'sales_rollups');
     assertSameMap(got.customers, want.customers, 'customer_stats');
     assertSameMap(got.shows, want.shows, 'event_stats');
     assertSameMap(got.catalog, want.catalog, 'event_catalog');
+    assertSameMap(got.venue, want.venue, 'venue_analytics');
+    assertSameMap(got.aggregations, want.aggregations, 'analytics_aggregations');
   });
 
   it('every row equals an independent SQL query over raw_events', async () => {
@@ -334,6 +413,26 @@ describe('aggregator: exact rollups, incremental == rebuild, venue-local days ac
     assertSameMap(got.sales, ind.sales, 'sales_rollups vs SQL');
     assertSameMap(got.customers, ind.customers, 'customer_stats vs SQL');
     assertSameMap(got.shows, ind.shows, 'event_stats vs SQL');
+    assertSameMap(got.venue, ind.venue, 'venue_analytics vs SQL');
+  });
+
+  it('analytics_aggregations: two rows per venue_analytics daily row, totals equal to its revenue and tickets_sold', async () => {
+    const { rows } = await w.pool.query(`
+      SELECT d.venue_id, d.date::text, d.tickets_sold::text, d.revenue::text,
+             (SELECT count(*) FROM analytics_aggregations a WHERE a.venue_id = d.venue_id
+                 AND a.period_start = (d.date::timestamp AT TIME ZONE coalesce(v.timezone, 'UTC')))::int AS n,
+             (SELECT (a.summary->>'total')::numeric::text FROM analytics_aggregations a WHERE a.venue_id = d.venue_id
+                 AND a.metric_type = 'revenue' AND a.period_start = (d.date::timestamp AT TIME ZONE coalesce(v.timezone, 'UTC'))) AS rev,
+             (SELECT (a.summary->>'total')::numeric::text FROM analytics_aggregations a WHERE a.venue_id = d.venue_id
+                 AND a.metric_type = 'ticketSales' AND a.period_start = (d.date::timestamp AT TIME ZONE coalesce(v.timezone, 'UTC'))) AS tix
+        FROM venue_analytics d LEFT JOIN venues v ON v.venue_id = d.venue_id
+       WHERE d.venue_id LIKE $1 AND d.hour IS NULL`, [like]);
+    assert.ok(rows.length > 20, `too few daily rows: ${rows.length}`);
+    for (const r of rows) {
+      assert.deepEqual({ n: r.n, rev: r.rev, tix: r.tix }, { n: 2, rev: r.revenue, tix: r.tickets_sold }, `${r.venue_id} ${r.date}`);
+    }
+    const all = await w.pool.query('SELECT count(*)::int AS n FROM analytics_aggregations WHERE venue_id LIKE $1', [like]);
+    assert.equal(all.rows[0].n, 2 * rows.length, 'no analytics_aggregations row without its daily row');
   });
 
   it('venue-local days across DST: 23 h and 25 h days in New York, 23 h in London; hours of a day sum to the day', async () => {
@@ -359,6 +458,30 @@ describe('aggregator: exact rollups, incremental == rebuild, venue-local days ac
       const d = await w.pool.query(
         `SELECT sum(tickets_sold)::text AS t, sum(net_cents)::text AS n FROM sales_rollups
           WHERE venue_id = $1 AND granularity = 'day' AND local_date = $2`, [venue, date]);
+      // venue_analytics: local hours (at most `hours` distinct, never the skipped one) sum to the daily row in every zone.
+      const va = await w.pool.query(
+        `SELECT hour, tickets_sold::text AS t, revenue::text AS r FROM venue_analytics WHERE venue_id = $1 AND date = $2`, [venue, date]);
+      const daily = va.rows.filter((r) => r.hour === null);
+      const hourly = va.rows.filter((r) => r.hour !== null);
+      assert.equal(daily.length, 1, `one venue_analytics daily row for ${venue} ${date}`);
+      assert.ok(hourly.length > 0 && hourly.length <= Math.min(hours, 24), `${hourly.length} venue_analytics hours on ${date}`);
+      // Local hours the day has (a spring day skips one: 02 in New York, 01 in London).
+      const present = new Set();
+      for (let t = start; t < end; t += HOUR / 2) present.add(localHour(t, zoneOf(venue)));
+      assert.equal(present.size, Math.min(hours, 24), `${venue} ${date} has ${Math.min(hours, 24)} local hours`);
+      for (const r of hourly) assert.ok(present.has(r.hour), `${venue} ${date}: row for local hour ${r.hour}, which the day skips`);
+      const cents = (x) => BigInt(x.replace('.', ''));
+      assert.deepEqual({ t: String(hourly.reduce((a, r) => a + BigInt(r.t), 0n)), r: formatCents(hourly.reduce((a, r) => a + cents(r.r), 0n)) },
+        { t: daily[0].t, r: daily[0].r }, `venue_analytics hours of ${venue} ${date} sum to the day`);
+      if (hours === 25) {
+        // 01:00-02:00 local happens twice (05:00Z EDT, 06:00Z EST): one hour-1 row holding both UTC hours.
+        const two = await w.pool.query(
+          `SELECT coalesce(sum(tickets_sold), 0)::text AS t, coalesce(sum(net_cents), 0)::text AS n FROM sales_rollups
+            WHERE venue_id = $1 AND granularity = 'hour' AND bucket IN ('2025-11-02T05:00:00Z', '2025-11-02T06:00:00Z')`, [venue]);
+        const one = hourly.find((r) => r.hour === 1) ?? { t: '0', r: '0.00' };
+        assert.deepEqual({ t: one.t, r: one.r }, { t: two.rows[0].t, r: formatCents(BigInt(two.rows[0].n)) },
+          `${venue} ${date} local hour 1 = both UTC hours`);
+      }
       // (Kolkata is +05:30: its UTC hour buckets straddle local midnight, so only whole-hour zones add up.)
       if (zoneOf(venue) === 'Asia/Kolkata') continue;
       const sum = (k) => String(h.rows.reduce((a, r) => a + BigInt(r[k]), 0n));
@@ -397,7 +520,7 @@ describe('aggregator: exact rollups, incremental == rebuild, venue-local days ac
   it('--rebuild (per venue, and a range) gives byte-identical tables', async () => {
     const incremental = await dump(w.pool, like);
     // Wipe the test's rollups so the rebuild has to produce every row itself.
-    for (const t of ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog'])
+    for (const t of ROLLUP_TABLES)
       await w.pool.query(`DELETE FROM ${t} WHERE venue_id LIKE $1`, [like]);
     for (const v of factory.venueIds) {
       const r = await runOk(['--rebuild', '--venue', v]);
@@ -423,10 +546,13 @@ describe('aggregator: exact rollups, incremental == rebuild, venue-local days ac
     await runOk(['--once'], { AGGREGATOR_LATE_WINDOW_HOURS: '24' });
     const after1 = await tables(w.pool, like);
     assertSameMap(after1.sales, before.sales, 'sales_rollups after a pass with the event outside the late window');
+    assertSameMap(after1.venue, before.venue, 'venue_analytics after a pass with the event outside the late window');
     await runOk(['--rebuild', '--venue', venue]);
     const want = model(exp.events.values(), w.salt, zoneOf);
     const got = await tables(w.pool, like);
     assertSameMap(got.sales, want.sales, 'sales_rollups after --rebuild');
     assertSameMap(got.shows, want.shows, 'event_stats after --rebuild');
+    assertSameMap(got.venue, want.venue, 'venue_analytics after --rebuild');
+    assertSameMap(got.aggregations, want.aggregations, 'analytics_aggregations after --rebuild');
   });
 });
