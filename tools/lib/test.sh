@@ -175,6 +175,8 @@ cmd_test() {
 		export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 		export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 		export DB_NAME=tickettoken_test
+		# The rollup tests run over several seeded datasets (override to widen).
+		export TT_E2E_SEEDS=${TT_E2E_SEEDS:-20250309,7,31337}
 		# C tests with another label than unit need the servers: run them now.
 		# (Captured first: grep -q closing the pipe early fails it under pipefail.)
 		local others
