@@ -113,6 +113,30 @@ tt_health_register(tt_http_server *srv, const tt_health_check *checks, size_t n)
 	return TT_OK;
 }
 
+tt_http_server *
+tt_health_serve(const tt_config *cfg, const char *service, int port,
+    const tt_health_check *checks, size_t n)
+{
+	tt_http_options o;
+	tt_http_server *srv = NULL;
+	char err[256] = "";
+
+	tt_redis_thread_setup(cfg);
+	tt_http_options_from_config(&o, service, cfg);
+	o.port = port;
+	o.threads = 4;
+	o.rate_limit_max = 0;
+	o.access_log = false;
+	if (tt_http_server_new(&srv, &o, err, sizeof(err)) != TT_OK ||
+	    tt_health_register(srv, checks, n) != TT_OK ||
+	    tt_http_server_start(srv, err, sizeof(err)) != TT_OK) {
+		tt_log(TT_LOG_ERROR, "health server failed", "error", err, NULL);
+		tt_http_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
 tt_err
 tt_health_check_postgres(void *udata, double *latency_ms, char *err, size_t errlen)
 {

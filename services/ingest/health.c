@@ -8,12 +8,8 @@
  */
 #include "ingest.h"
 
-#include <stdio.h>
-#include <string.h>
-
 #include "tt/health.h"
 #include "tt/http.h"
-#include "tt/log.h"
 
 /* RabbitMQ is "ok" while the consumer holds a consuming channel. */
 static tt_err
@@ -28,29 +24,13 @@ check_consuming(void *udata, double *latency_ms, char *err, size_t errlen)
 void *
 health_start(ingest_ctx *ctx)
 {
-	tt_http_options o;
-	tt_http_server *srv = NULL;
-	char err[256];
-
-	tt_redis_thread_setup(ctx->cfg);
-	tt_http_options_from_config(&o, "ingest", ctx->cfg);
-	o.port = ctx->cfg->health_port;
-	o.threads = 4;
-	o.rate_limit_max = 0;
-	o.access_log = false;
 	const tt_health_check checks[] = {
 		{ "postgres", "database", true, tt_health_check_postgres, ctx->db },
 		{ "redis", "redis", false, tt_health_check_redis, NULL },
 		{ "rabbitmq", "rabbitmq", true, check_consuming, ctx },
 	};
-	if (tt_http_server_new(&srv, &o, err, sizeof(err)) != TT_OK ||
-	    tt_health_register(srv, checks, sizeof(checks) / sizeof(checks[0])) != TT_OK ||
-	    tt_http_server_start(srv, err, sizeof(err)) != TT_OK) {
-		tt_log(TT_LOG_ERROR, "health server failed", "error", err, NULL);
-		tt_http_server_free(srv);
-		return NULL;
-	}
-	return srv;
+	return tt_health_serve(ctx->cfg, "ingest", ctx->cfg->health_port, checks,
+	    sizeof(checks) / sizeof(checks[0]));
 }
 
 void

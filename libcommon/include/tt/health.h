@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tt/config.h"
 #include "tt/db.h"
 #include "tt/error.h"
 #include "tt/http.h"
@@ -46,6 +47,16 @@ typedef struct {
  * TT_EINVAL for more than TT_HEALTH_MAX_CHECKS checks.
  */
 tt_err tt_health_register(tt_http_server *srv, const tt_health_check *checks, size_t n);
+
+/*
+ * The whole health listener of a headless binary (ingest, aggregator, the
+ * workers to come): an HTTP server on port with the four routes above and
+ * GET /metrics, a few threads, no auth, no rate limit, no access log.
+ * Returns the started server (stop and free it with tt_http_server_free) or
+ * NULL with the reason logged.
+ */
+tt_http_server *tt_health_serve(const tt_config *cfg, const char *service, int port,
+    const tt_health_check *checks, size_t n);
 
 /* Stock checks. udata: a tt_db * (SELECT 1 through the pool). */
 tt_err tt_health_check_postgres(void *udata, double *latency_ms, char *err, size_t errlen);
