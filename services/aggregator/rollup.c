@@ -161,6 +161,15 @@ static const char SQL_K_EVENT_RANGE[] =
 	"INSERT INTO sales_rollups (venue_id, granularity, bucket, local_date, event_id, channel,"  \
 	" event_type, tickets_sold, orders, gross_cents, refund_cents, refunds, net_cents) "
 
+/*
+ * raw_events with each row's venue-local date, so that joins on (venue,
+ * local date) are hashable: a rebuild is then one pass over raw_events,
+ * not a range comparison of every key with every row of its venue.
+ */
+#define RAW_WITH_LOCAL_DATE                                                      \
+	"(SELECT r0.*, (r0.occurred_at AT TIME ZONE coalesce(v0.timezone, 'UTC'))::date" \
+	"  AS local_date FROM raw_events r0 LEFT JOIN venues v0 ON v0.venue_id = r0.venue_id)"
+
 static const char SQL_DEL_HOUR[] =
     "DELETE FROM sales_rollups s USING agg_k_hour k"
     " WHERE s.venue_id = k.venue_id AND s.granularity = 'hour' AND s.bucket = k.bucket";
@@ -171,6 +180,12 @@ static const char SQL_INS_HOUR[] =
     SALES_DIMS ", " SALES_MEASURES
     " FROM agg_k_hour k"
     " JOIN raw_events r ON r.venue_id = k.venue_id"
+    /*
+     * The equality makes the join hashable on (venue, hour), so a rebuild
+     * over millions of rows is one pass over raw_events; the range lets an
+     * incremental pass with few keys use the time index instead.
+     */
+    "  AND date_trunc('hour', r.occurred_at AT TIME ZONE 'UTC') = (k.bucket AT TIME ZONE 'UTC')"
     "  AND r.occurred_at >= k.bucket AND r.occurred_at < k.bucket + interval '1 hour'"
     " LEFT JOIN venues v ON v.venue_id = k.venue_id"
     " WHERE r.type IN " SALES_TYPES
@@ -185,7 +200,7 @@ static const char SQL_INS_DAY[] =
     "SELECT k.venue_id, 'day', (k.local_date::timestamp AT TIME ZONE k.tz), k.local_date, "
     SALES_DIMS ", " SALES_MEASURES
     " FROM agg_k_day k"
-    " JOIN raw_events r ON r.venue_id = k.venue_id"
+    " JOIN " RAW_WITH_LOCAL_DATE " r ON r.venue_id = k.venue_id AND r.local_date = k.local_date"
     "  AND r.occurred_at >= (k.local_date::timestamp AT TIME ZONE k.tz)"
     "  AND r.occurred_at < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)"
     " WHERE r.type IN " SALES_TYPES
@@ -260,7 +275,8 @@ static const char SQL_INS_CATALOG[] =
  */
 #define LOCAL_DAY_ROWS                                                            \
 	" FROM agg_k_day k"                                                       \
-	" JOIN raw_events r ON r.venue_id = k.venue_id"                           \
+	" JOIN " RAW_WITH_LOCAL_DATE " r"                                         \
+	"  ON r.venue_id = k.venue_id AND r.local_date = k.local_date"           \
 	"  AND r.occurred_at >= (k.local_date::timestamp AT TIME ZONE k.tz)"      \
 	"  AND r.occurred_at < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)" \
 	" WHERE r.type IN " SALES_TYPES
