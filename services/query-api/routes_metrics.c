@@ -123,6 +123,39 @@ json_object_field(const cJSON *o, const char *name, const char *prefix, char **o
 	return true;
 }
 
+static bool
+venue_valid(const char *s)
+{
+	return tt_auth_venue_id_valid(s, strlen(s));
+}
+
+/*
+ * A required string member key of o that valid() accepts, copied into out;
+ * otherwise one detail ("is required", "must be a string" or rule) named
+ * prefix.key, and false.
+ */
+static bool
+required_string(const cJSON *o, const char *key, const char *prefix,
+    bool (*valid)(const char *), const char *rule, char *out, size_t outlen,
+    tt_http_details *d)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	char f[64];
+
+	field(f, sizeof(f), prefix, key);
+	if (v == NULL || cJSON_IsNull(v))
+		tt_http_details_add(d, f, "is required");
+	else if (!cJSON_IsString(v))
+		tt_http_details_add(d, f, "must be a string");
+	else if (!valid(v->valuestring))
+		tt_http_details_add(d, f, "%s", rule);
+	else {
+		snprintf(out, outlen, "%s", v->valuestring);
+		return true;
+	}
+	return false;
+}
+
 /* Validates one metric object into row; every problem becomes a detail. */
 static bool
 metric_parse(const cJSON *o, const char *prefix, int64_t now_ms, metric_row *row,
@@ -139,35 +172,12 @@ metric_parse(const cJSON *o, const char *prefix, int64_t now_ms, metric_row *row
 		return false;
 	}
 
-	v = cJSON_GetObjectItemCaseSensitive(o, "venueId");
-	field(f, sizeof(f), prefix, "venueId");
-	if (v == NULL || cJSON_IsNull(v)) {
-		tt_http_details_add(d, f, "is required");
-		ok = false;
-	} else if (!cJSON_IsString(v)) {
-		tt_http_details_add(d, f, "must be a string");
-		ok = false;
-	} else if (!tt_auth_venue_id_valid(v->valuestring, strlen(v->valuestring))) {
-		tt_http_details_add(d, f, "must be 1-64 characters of A-Z a-z 0-9 . _ : -");
-		ok = false;
-	} else {
-		snprintf(row->venue_id, sizeof(row->venue_id), "%s", v->valuestring);
-	}
-
-	v = cJSON_GetObjectItemCaseSensitive(o, "metricType");
-	field(f, sizeof(f), prefix, "metricType");
-	if (v == NULL || cJSON_IsNull(v)) {
-		tt_http_details_add(d, f, "is required");
-		ok = false;
-	} else if (!cJSON_IsString(v)) {
-		tt_http_details_add(d, f, "must be a string");
-		ok = false;
-	} else if (!metric_type_valid(v->valuestring)) {
-		tt_http_details_add(d, f, "must be 1-100 characters of a-z 0-9 _ . -");
-		ok = false;
-	} else {
-		snprintf(row->metric_type, sizeof(row->metric_type), "%s", v->valuestring);
-	}
+	ok &= required_string(o, "venueId", prefix, venue_valid,
+	    "must be 1-64 characters of A-Z a-z 0-9 . _ : -", row->venue_id,
+	    sizeof(row->venue_id), d);
+	ok &= required_string(o, "metricType", prefix, metric_type_valid,
+	    "must be 1-100 characters of a-z 0-9 _ . -", row->metric_type,
+	    sizeof(row->metric_type), d);
 
 	v = cJSON_GetObjectItemCaseSensitive(o, "value");
 	field(f, sizeof(f), prefix, "value");
