@@ -19,15 +19,21 @@ const COMPOSE_FILE = path.join(ROOT, "compose/docker-compose.yml");
 const DOCKERFILE = path.join(ROOT, "compose/Dockerfile");
 const MIGRATE_SH = path.join(ROOT, "compose/migrate.sh");
 const K8S_DIR = path.join(ROOT, "k8s");
+const GATEWAY_DOC = path.join(ROOT, "docs/realtime-gateway.md");
 const NAMESPACE = "tickettoken-analytics";
 
-// The binaries deployed so far, and what each must look like. The aggregator
-// works under an advisory lock: one worker and at most one standby.
+// The binaries deployed so far, and what each must look like (port: where
+// /health/* answers). The aggregator works under an advisory lock: one worker
+// and at most one standby. The gateway serves clients on 3008 and its health
+// and metrics on 3012.
 const BINARIES = {
 	ingest: { port: 3010, hpaMin: 2, hpaMax: 10 },
 	"query-api": { port: 3007, hpaMin: 2, hpaMax: 20 },
 	aggregator: { port: 3011, hpaMin: 1, hpaMax: 2 },
+	"realtime-gateway": { port: 3012, hpaMin: 2, hpaMax: 10 },
 };
+const GATEWAY = "realtime-gateway";
+const GATEWAY_WS_PORT = 3008;
 const SERVERS = ["postgres", "redis", "rabbitmq"];
 const SECRET_KEYS = ["JWT_SECRET", "CUSTOMER_HASH_SALT", "DB_PASSWORD", "REDIS_PASSWORD", "RABBITMQ_URL"];
 const RUNTIME_PACKAGES = ["libnng1", "libcivetweb1", "libcjson1", "libjwt0", "libhiredis0.14",
@@ -48,6 +54,17 @@ function configVariables() {
 	return new Set([...src.matchAll(/"([A-Z][A-Z0-9_]+)"/g)].map((m) => m[1]));
 }
 
+// The gateway's own variables and their defaults, from the configuration
+// table of docs/realtime-gateway.md: | `NAME` | default | meaning |.
+function gatewayDocDefaults() {
+	const doc = readFileSync(GATEWAY_DOC, "utf8");
+	const vars = {};
+	for (const m of doc.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|\s*`?([^|`]*?)`?\s*\|/gm))
+		if (/^(GATEWAY_|WEBSOCKET_PORT$)/.test(m[1]))
+			vars[m[1]] = m[2];
+	return vars;
+}
+
 // ------------------------------------------------------------------ compose
 
 describe("compose/docker-compose.yml", { skip: !have("docker-compose") && "docker-compose not installed" }, () => {
@@ -64,7 +81,7 @@ describe("compose/docker-compose.yml", { skip: !have("docker-compose") && "docke
 		assert.equal(r.status, 0, r.stderr);
 	});
 
-	test("has the servers, migrate, ingest and query-api", () => {
+	test("has the servers, migrate and every binary", () => {
 		for (const s of [...SERVERS, "migrate", ...Object.keys(BINARIES)])
 			assert.ok(config.services[s], `service ${s} missing`);
 		assert.match(config.services.postgres.image, /^postgres:15\b/);
@@ -113,7 +130,7 @@ describe("compose/docker-compose.yml", { skip: !have("docker-compose") && "docke
 		assert.equal(d.migrate?.condition, "service_completed_successfully");
 	});
 
-	test("ingest and query-api get the configuration they read", () => {
+	test("every binary gets the configuration it reads", () => {
 		const known = configVariables();
 		const i = config.services.ingest.environment;
 		for (const k of ["DB_HOST", "REDIS_HOST", "RABBITMQ_URL", "JWT_SECRET", "CUSTOMER_HASH_SALT"])
@@ -129,15 +146,45 @@ describe("compose/docker-compose.yml", { skip: !have("docker-compose") && "docke
 				assert.ok(known.has(k), `${name}: ${k} is not read by libcommon/src/config.c`);
 	});
 
-	test("ingest and query-api run the one image with a 30 s SIGTERM grace", () => {
-		const i = config.services.ingest, q = config.services["query-api"];
-		assert.equal(i.image, q.image);
-		assert.deepEqual(i.build, q.build);
+	test("every binary runs the one image, chosen by the command, with a 30 s SIGTERM grace", () => {
+		const i = config.services.ingest;
 		assert.match(i.build.dockerfile, /compose\/Dockerfile$/);
-		assert.deepEqual(i.command, ["ingest"]);
-		assert.deepEqual(q.command, ["query-api"]);
-		for (const s of [i, q])
-			assert.equal(s.stop_grace_period, "30s");
+		for (const name of Object.keys(BINARIES)) {
+			const s = config.services[name];
+			assert.equal(s.image, i.image, name);
+			assert.deepEqual(s.build, i.build, name);
+			assert.deepEqual(s.command, [name]);
+			assert.equal(s.stop_grace_period, "30s", name);
+		}
+	});
+
+	test("realtime-gateway: clients on 3008, health and metrics on 3012, every ingest replica", () => {
+		const g = config.services[GATEWAY];
+		const e = g.environment;
+		assert.equal(String(e.WEBSOCKET_PORT), String(GATEWAY_WS_PORT));
+		assert.equal(String(e.GATEWAY_HEALTH_PORT), String(BINARIES[GATEWAY].port));
+		assert.equal(e.NNG_SUB_URLS, config.services["query-api"].environment.NNG_SUB_URLS,
+			"the gateway subscribes to ingest like query-api");
+		for (const k of ["JWT_SECRET", "REDIS_HOST", "REDIS_PORT", "DB_HOST", "DB_NAME", "DB_USER", "DB_PASSWORD"])
+			assert.ok(e[k], `${GATEWAY} env ${k} missing`);
+		assert.ok((g.ports || []).some((p) =>
+			(typeof p === "string" ? p : `${p.published}:${p.target}`).endsWith(`:${GATEWAY_WS_PORT}`)),
+		`${GATEWAY} does not publish ${GATEWAY_WS_PORT}`);
+		assert.ok((g.expose || []).map(String).includes(String(BINARIES[GATEWAY].port)), "health port not exposed");
+		const d = g.depends_on;
+		for (const s of ["postgres", "redis"])
+			assert.equal(d[s]?.condition, "service_healthy", `${GATEWAY} depends_on ${s}`);
+		assert.equal(d.migrate?.condition, "service_completed_successfully");
+		assert.ok(d.ingest, `${GATEWAY} depends_on ingest`);
+	});
+
+	test("realtime-gateway may open more files than it accepts connections", () => {
+		const max = Number(config.services[GATEWAY].environment.GATEWAY_MAX_CONNECTIONS ??
+			gatewayDocDefaults().GATEWAY_MAX_CONNECTIONS);
+		assert.ok(max > 0, "GATEWAY_MAX_CONNECTIONS: no value in compose nor in docs/realtime-gateway.md");
+		const n = config.services[GATEWAY].ulimits?.nofile;
+		const soft = typeof n === "object" ? n?.soft : n;
+		assert.ok(soft > max, `ulimits.nofile (${soft}) must exceed GATEWAY_MAX_CONNECTIONS (${max})`);
 	});
 });
 
@@ -202,17 +249,20 @@ describe("compose/Dockerfile", () => {
 			assert.ok(!/-dev$|^build-essential$|^gcc|^cmake$/.test(p), `runtime stage installs ${p}`);
 	});
 
-	test("runtime copies ingest and query-api and runs as a non-root user", () => {
+	test("runtime copies every binary and runs as a non-root user", () => {
 		const text = runtime.lines.join("\n");
 		assert.match(text, /COPY --from=/);
 		const buildText = build.lines.join("\n");
-		assert.match(buildText, /services\/ingest\/ingest/);
-		assert.match(buildText, /services\/query-api\/query-api/);
+		for (const name of Object.keys(BINARIES)) {
+			assert.match(buildText, new RegExp(`--target [^&]*\\b${name}\\b`), `${name} not built`);
+			assert.match(buildText, new RegExp(`services/${name}/${name}\\b`), `${name} not installed`);
+		}
 		const user = runtime.lines.filter((l) => /^USER\s/i.test(l)).at(-1);
 		assert.ok(user, "no USER in the runtime stage");
 		const who = user.split(/\s+/)[1].split(":")[0];
 		assert.ok(who !== "root" && who !== "0", `runs as ${who}`);
-		assert.ok(!runtime.lines.some((l) => /^ENTRYPOINT\s.*\b(ingest|query-api)\b/.test(l)),
+		const names = Object.keys(BINARIES).join("|");
+		assert.ok(!runtime.lines.some((l) => new RegExp(`^ENTRYPOINT\\s.*\\b(${names})\\b`).test(l)),
 			"the binary must be chosen by the command, not fixed in ENTRYPOINT");
 	});
 
@@ -230,9 +280,8 @@ describe("compose/Dockerfile", () => {
 
 	// The shared libraries the built binaries load directly must come from the
 	// runtime stage's packages (or libc), else the image would not start.
-	const bins = ["build/services/ingest/ingest", "build/services/query-api/query-api",
-		"build/services/aggregator/aggregator"]
-		.map((b) => path.join(ROOT, b)).filter((b) => existsSync(b));
+	const bins = Object.keys(BINARIES).map((n) => path.join(ROOT, "build/services", n, n))
+		.filter((b) => existsSync(b));
 	const canMap = debian && have("objdump") && have("dpkg") && have("ldconfig");
 	test("runtime packages provide every library the built binaries need",
 		{ skip: (!canMap && "objdump/dpkg/ldconfig missing") || (bins.length === 0 && "binaries not built") }, () => {
@@ -374,6 +423,21 @@ describe("k8s manifests", () => {
 	const objs = manifests.map((m) => m.obj);
 	const ofKind = (kind) => objs.filter((o) => o.kind === kind);
 	const deployments = ofKind("Deployment");
+	const deployment = (name) => deployments.find((d) => d.metadata.name === name);
+	// What the first container sees: the ConfigMap and Secret it takes in,
+	// then its own env.
+	const effectiveEnv = (d) => {
+		const c = d.spec.template.spec.containers[0];
+		const env = {};
+		for (const ef of c.envFrom || []) {
+			const src = ef.configMapRef ? ofKind("ConfigMap").find((o) => o.metadata.name === ef.configMapRef.name)?.data
+				: ofKind("Secret").find((o) => o.metadata.name === ef.secretRef?.name)?.stringData;
+			Object.assign(env, src || {});
+		}
+		for (const e of c.env || [])
+			env[e.name] = e.value;
+		return env;
+	};
 
 	test("every object validates against the Kubernetes schema (kubernetes-models)", async () => {
 		assert.ok(objs.length > 0);
@@ -550,5 +614,54 @@ describe("k8s manifests", () => {
 		const cm = ofKind("ConfigMap")[0].data;
 		assert.match(cm.NNG_SUB_URLS, new RegExp(`^tcp://ingest-pub\\.${NAMESPACE}\\.svc\\.cluster\\.local:5560$`));
 		assert.equal(cm.NNG_PUB_URL, "tcp://0.0.0.0:5560");
+		for (const name of ["query-api", GATEWAY])
+			assert.equal(effectiveEnv(deployment(name)).NNG_SUB_URLS, cm.NNG_SUB_URLS, `${name}: NNG_SUB_URLS`);
+	});
+
+	test("Deployment env names are variables the binaries read", () => {
+		const known = configVariables();
+		for (const d of deployments)
+			for (const c of d.spec.template.spec.containers)
+				for (const e of c.env || [])
+					assert.ok(known.has(e.name), `${d.metadata.name}: ${e.name} is not read by libcommon/src/config.c`);
+	});
+
+	test("realtime-gateway listens where its Service and probes point", () => {
+		const g = deployment(GATEWAY);
+		const c = g.spec.template.spec.containers[0];
+		const env = effectiveEnv(g);
+		const port = (p) => c.ports.find((x) => x.name === p || x.containerPort === p)?.containerPort;
+		assert.equal(Number(env.WEBSOCKET_PORT), GATEWAY_WS_PORT);
+		assert.equal(Number(env.GATEWAY_HEALTH_PORT), BINARIES[GATEWAY].port);
+		assert.equal(port(c.readinessProbe.httpGet.port), Number(env.GATEWAY_HEALTH_PORT));
+		assert.equal(port(c.livenessProbe.httpGet.port), Number(env.GATEWAY_HEALTH_PORT));
+		assert.equal(port(c.startupProbe.httpGet.port), Number(env.GATEWAY_HEALTH_PORT));
+		assert.equal(g.spec.template.metadata.annotations["prometheus.io/port"], env.GATEWAY_HEALTH_PORT);
+		const svc = ofKind("Service").find((s) => s.metadata.name === GATEWAY);
+		assert.ok(svc, `no Service ${GATEWAY}`);
+		const byPort = Object.fromEntries(svc.spec.ports.map((p) => [p.port, port(p.targetPort ?? p.port)]));
+		assert.deepEqual(byPort, { [GATEWAY_WS_PORT]: Number(env.WEBSOCKET_PORT),
+			[BINARIES[GATEWAY].port]: Number(env.GATEWAY_HEALTH_PORT) });
+	});
+
+	test("realtime-gateway's Service keeps a client on one pod (Engine.IO long-polling)", () => {
+		const svc = ofKind("Service").find((s) => s.metadata.name === GATEWAY);
+		assert.ok(!svc.spec.type || svc.spec.type === "ClusterIP");
+		assert.notEqual(svc.spec.clusterIP, "None");
+		assert.equal(svc.spec.sessionAffinity, "ClientIP");
+		const t = svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800;
+		const doc = gatewayDocDefaults();
+		assert.ok(t * 1000 > Number(doc.GATEWAY_PING_INTERVAL_MS) + Number(doc.GATEWAY_PING_TIMEOUT_MS),
+			"affinity must outlast a session's ping cycle");
+	});
+
+	test("the ConfigMap sets every gateway variable of docs/realtime-gateway.md to its default", () => {
+		const doc = gatewayDocDefaults();
+		assert.ok(Object.keys(doc).length >= 8, `docs/realtime-gateway.md: table not found (${Object.keys(doc)})`);
+		const cm = ofKind("ConfigMap")[0].data;
+		for (const [k, v] of Object.entries(doc))
+			assert.equal(cm[k], v, `ConfigMap ${k}`);
+		for (const k of Object.keys(cm).filter((k) => k.startsWith("GATEWAY_")))
+			assert.ok(k in doc, `ConfigMap ${k} is not in docs/realtime-gateway.md`);
 	});
 });

@@ -9,12 +9,16 @@
 
 # name, path under the build directory, readiness URL. The ports are the
 # services' own configuration: PORT (query-api, 3007), HEALTH_PORT (the
-# health/metrics listener of ingest, 3010) and AGGREGATOR_HEALTH_PORT (3011).
+# health/metrics listener of ingest, 3010), AGGREGATOR_HEALTH_PORT (3011) and
+# GATEWAY_HEALTH_PORT (realtime-gateway, 3012; its clients use WEBSOCKET_PORT,
+# 3008). A binary missing from the build stops `up` with its name: none is
+# skipped.
 tt_suite_binaries() {
 	TT_SUITE_BINARIES=(
 		"ingest services/ingest/ingest http://127.0.0.1:${HEALTH_PORT:-3010}/health/ready"
 		"query-api services/query-api/query-api http://127.0.0.1:${PORT:-3007}/health/ready"
 		"aggregator services/aggregator/aggregator http://127.0.0.1:${AGGREGATOR_HEALTH_PORT:-3011}/health/ready"
+		"realtime-gateway services/realtime-gateway/realtime-gateway http://127.0.0.1:${GATEWAY_HEALTH_PORT:-3012}/health/ready"
 	)
 }
 
@@ -85,6 +89,7 @@ cmd_up() {
 	"$TT_ROOT/tools/tt" publish --count 200 --venues 3 || die "up: publishing demo events failed"
 
 	local vtok atok api=http://127.0.0.1:${PORT:-3007} ing=http://127.0.0.1:${HEALTH_PORT:-3010}
+	local rt=127.0.0.1:${WEBSOCKET_PORT:-3008} gwh=http://127.0.0.1:${GATEWAY_HEALTH_PORT:-3012}
 	vtok=$(cmd_token --venue venue-1)
 	atok=$(cmd_token --admin)
 	cat <<-EOF
@@ -96,6 +101,10 @@ cmd_up() {
 		  metrics              $api/metrics
 		  ingest health        $ing/health/ready  (metrics: $ing/metrics)
 		  aggregator health    http://127.0.0.1:${AGGREGATOR_HEALTH_PORT:-3011}/health/ready  (metrics: .../metrics)
+		  realtime WebSocket   ws://$rt/analytics/realtime  (JSON frames, docs/realtime-gateway.md)
+		  realtime Socket.IO   http://$rt/socket.io/  namespace /analytics/realtime,
+		                       i.e. io("http://$rt/analytics/realtime", {auth: {token}})
+		  gateway health       $gwh/health/ready  (metrics: $gwh/metrics)
 		  PostgreSQL           postgresql://postgres@127.0.0.1:$TT_PG_PORT/$DB_NAME
 		  Redis                redis://127.0.0.1:$TT_REDIS_PORT
 		  RabbitMQ             amqp://guest:guest@127.0.0.1:$TT_AMQP_PORT/
@@ -111,6 +120,13 @@ cmd_up() {
 		  curl -s -H "Authorization: Bearer \$VENUE_TOKEN" $api/analytics/realtime/summary
 		  curl -s -H "Authorization: Bearer \$ADMIN_TOKEN" '$api/analytics/realtime/summary?venueId=venue-2'
 		  tools/tt publish --count 1000 --venues 3
+
+		Live updates (wscat: npm install -g wscat), then publish as above:
+		  wscat -c ws://$rt/analytics/realtime -H "Authorization: Bearer \$VENUE_TOKEN"
+		  > {"event":"subscribe:metrics","data":{"metrics":["revenue","sales","traffic"]}}
+		Socket.IO, with the client the tests use (tests/node_modules):
+		  (cd tests && VENUE_TOKEN=\$VENUE_TOKEN node -e 's = require("socket.io-client").io("http://$rt/analytics/realtime", {auth: {token: process.env.VENUE_TOKEN}}); s.on("connect", () => s.emit("subscribe:metrics", {metrics: ["sales"]}, console.log)); s.on("metric:update", console.log); s.on("connect_error", (e) => console.log(e.message, e.data))')
+
 		  tools/tt down
 	EOF
 }
