@@ -72,6 +72,14 @@ static const cfg_var cfg_vars[] = {
 	I("AGGREGATOR_INTERVAL_MS", aggregator_interval_ms, "1000", 10, 3600000),
 	I("AGGREGATOR_LATE_WINDOW_HOURS", aggregator_late_window_hours, "48", 1, 10000000),
 	I("AGGREGATOR_HEALTH_PORT", aggregator_health_port, "3011", 1, 65535),
+	I("GATEWAY_HEALTH_PORT", gateway_health_port, "3012", 1, 65535),
+	I("GATEWAY_MAX_CONNECTIONS", gateway_max_connections, "20000", 1, 1000000),
+	I("GATEWAY_PING_INTERVAL_MS", gateway_ping_interval_ms, "25000", 100, 3600000),
+	I("GATEWAY_PING_TIMEOUT_MS", gateway_ping_timeout_ms, "20000", 100, 3600000),
+	I("GATEWAY_CONNECT_TIMEOUT_MS", gateway_connect_timeout_ms, "45000", 100, 3600000),
+	I("GATEWAY_SEND_QUEUE", gateway_send_queue, "64", 4, 65536),
+	I("GATEWAY_WRITE_TIMEOUT_MS", gateway_write_timeout_ms, "10000", 100, 3600000),
+	I("GATEWAY_MAX_PAYLOAD", gateway_max_payload, "65536", 1024, 16777216),
 };
 
 #undef S
@@ -201,4 +209,33 @@ tt_config_log(const tt_config *cfg)
 	if (tt_config_insecure(cfg))
 		tt_log(TT_LOG_WARN, "development secrets in use: set JWT_SECRET, CUSTOMER_HASH_SALT and CACHE_SECRET",
 		    NULL);
+}
+
+int
+tt_config_main(int argc, char **argv, const char *name, const char *version,
+    void (*usage)(FILE *), tt_config *cfg)
+{
+	char err[512] = "";
+	int level;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+			printf("%s %s\n", name, version);
+			return 0;
+		}
+		fprintf(stderr, "%s: unknown argument '%s' (see --help)\n", name, argv[i]);
+		return 2;
+	}
+	if (tt_config_load(cfg, err, sizeof(err)) != TT_OK) {
+		fprintf(stderr, "%s: %s\n", name, err);
+		return 2;
+	}
+	level = tt_log_level_parse(cfg->log_level);
+	tt_log_init(name, level < 0 ? TT_LOG_INFO : (tt_log_level)level);
+	tt_config_log(cfg);
+	return -1;
 }

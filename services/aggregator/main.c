@@ -193,12 +193,8 @@ main(int argc, char **argv)
 
 	if ((rc = args_parse(argc, argv, &args)) >= 0)
 		return rc;
-	if (tt_config_load(&cfg, err, sizeof(err)) != TT_OK) {
-		fprintf(stderr, "aggregator: %s\n", err);
-		return 2;
-	}
-	tt_log_init("aggregator", (tt_log_level)tt_log_level_parse(cfg.log_level));
-	tt_config_log(&cfg);
+	if ((rc = tt_config_main(1, argv, "aggregator", AGGREGATOR_VERSION, usage, &cfg)) >= 0)
+		return rc;
 	ctx.cfg = &cfg;
 	the_ctx = &ctx;
 	metrics_register(&ctx.m);

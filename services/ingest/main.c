@@ -88,24 +88,9 @@ main(int argc, char **argv)
 	void *health = NULL;
 	int rc = 1;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0) {
-			printf("ingest %s\n", INGEST_VERSION);
-			return 0;
-		}
-		fprintf(stderr, "ingest: unknown argument %s (see --help)\n", argv[i]);
-		return 2;
-	}
-	if (tt_config_load(&cfg, err, sizeof(err)) != TT_OK) {
-		fprintf(stderr, "ingest: %s\n", err);
-		return 2;
-	}
-	tt_log_init("ingest", (tt_log_level)tt_log_level_parse(cfg.log_level));
-	tt_config_log(&cfg);
+	if ((rc = tt_config_main(argc, argv, "ingest", INGEST_VERSION, usage, &cfg)) >= 0)
+		return rc;
+	rc = 1;
 
 	ctx.cfg = &cfg;
 	the_ctx = &ctx;

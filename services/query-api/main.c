@@ -61,29 +61,11 @@ main(int argc, char **argv)
 	tt_auth *auth = NULL;
 	sigset_t stop;
 	char err[512];
-	int sig = 0, rc = 1, level;
+	int sig = 0, rc = 1;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			usage(stdout);
-			return 0;
-		}
-		if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
-			printf("query-api %s\n", QAPI_VERSION);
-			return 0;
-		}
-		fprintf(stderr, "query-api: unknown argument '%s'\n", argv[i]);
-		usage(stderr);
-		return 2;
-	}
-
-	if (tt_config_load(&cfg, err, sizeof(err)) != TT_OK) {
-		fprintf(stderr, "query-api: %s\n", err);
-		return 1;
-	}
-	level = tt_log_level_parse(cfg.log_level);
-	tt_log_init("query-api", level < 0 ? TT_LOG_INFO : (tt_log_level)level);
-	tt_config_log(&cfg);
+	if ((rc = tt_config_main(argc, argv, "query-api", QAPI_VERSION, usage, &cfg)) >= 0)
+		return rc;
+	rc = 1;
 
 	/* Every thread started from here on inherits the mask; main sigwaits. */
 	sigemptyset(&stop);

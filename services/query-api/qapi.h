@@ -79,20 +79,6 @@ bool qapi_require_permission(tt_http_req *req, const char *perm);
  */
 bool qapi_venue_param(tt_http_req *req, char out[TT_AUTH_VENUE_MAX]);
 
-/* Today's (UTC) real-time counters of a venue, as ingest keeps them. */
-typedef struct {
-	int64_t revenue_cents, sales, traffic;
-} qapi_counters;
-
-/*
- * Reads the Redis hash counter:{venue}:{day} for day (YYYY-MM-DD), or, when
- * Redis cannot answer, the durable realtime_counters row; *source says
- * which ("redis" or "postgres"). Absent counters are 0. TT_OK or the error
- * of the PostgreSQL read (detail in err).
- */
-tt_err qapi_read_counters(qapi_ctx *ctx, const char *venue, const char *day,
-    qapi_counters *c, const char **source, char *err, size_t errlen);
-
 /*
  * The venue the request acts on (tt_auth_resolve_venue): false with 403
  * FORBIDDEN or 400 VALIDATION_ERROR (field "venueId") already sent.

@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tt/counters.h"
 #include "tt/log.h"
 #include "tt/money.h"
 #include "tt/redis.h"
@@ -416,7 +417,7 @@ h_dashboard(tt_http_req *req, void *udata)
 {
 	qapi_ctx *ctx = udata;
 	char venue[TT_AUTH_VENUE_MAX], period[8], ident[32], err[512];
-	qapi_counters today;
+	tt_counters today;
 	char *cached = NULL;
 	const char *body;
 	tt_strbuf b, out;
@@ -454,7 +455,7 @@ h_dashboard(tt_http_req *req, void *udata)
 	char day[TT_ISO_MAX];
 	const char *source;
 	tt_iso_date(tt_now_ms(), day);
-	if ((e = qapi_read_counters(ctx, venue, day, &today, &source, err, sizeof(err))) != TT_OK) {
+	if ((e = tt_counters_read(ctx->db, QAPI_DB_WAIT_MS, venue, day, &today, &source, err, sizeof(err))) != TT_OK) {
 		qapi_fail(req, e, "dashboard realtime", err);
 		goto done;
 	}

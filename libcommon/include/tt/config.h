@@ -11,6 +11,7 @@
 #define TT_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -68,6 +69,15 @@ typedef struct {
 	int  aggregator_interval_ms;      /* AGGREGATOR_INTERVAL_MS: time between passes (1000) */
 	int  aggregator_late_window_hours; /* AGGREGATOR_LATE_WINDOW_HOURS: oldest bucket a pass rewrites (48) */
 	int  aggregator_health_port;      /* AGGREGATOR_HEALTH_PORT: aggregator's /health, /metrics (3011) */
+
+	int  gateway_health_port;         /* GATEWAY_HEALTH_PORT: realtime-gateway's /health, /metrics (3012) */
+	int  gateway_max_connections;     /* GATEWAY_MAX_CONNECTIONS: transports open at once (20000) */
+	int  gateway_ping_interval_ms;    /* GATEWAY_PING_INTERVAL_MS: Engine.IO pingInterval (25000) */
+	int  gateway_ping_timeout_ms;     /* GATEWAY_PING_TIMEOUT_MS: Engine.IO pingTimeout (20000) */
+	int  gateway_connect_timeout_ms;  /* GATEWAY_CONNECT_TIMEOUT_MS: time to join the namespace (45000) */
+	int  gateway_send_queue;          /* GATEWAY_SEND_QUEUE: queued packets per connection (64) */
+	int  gateway_write_timeout_ms;    /* GATEWAY_WRITE_TIMEOUT_MS: slow-client limit (10000) */
+	int  gateway_max_payload;         /* GATEWAY_MAX_PAYLOAD: largest client message (65536) */
 } tt_config;
 
 /*
@@ -83,6 +93,17 @@ bool tt_config_insecure(const tt_config *cfg);
 
 /* Logs the effective configuration, secrets masked. */
 void tt_config_log(const tt_config *cfg);
+
+/*
+ * The opening of every binary's main(): --help/-h (usage to stdout) and
+ * --version/-V answer and give 0; any other argument gives 2 with a line on
+ * stderr. Then the configuration is loaded (a bad value: 2, the reason on
+ * stderr), the JSON log opened as name at LOG_LEVEL and the configuration
+ * logged (secrets masked). -1 means: carry on. Binaries with options of
+ * their own parse argv themselves and call it with argc 1.
+ */
+int tt_config_main(int argc, char **argv, const char *name, const char *version,
+    void (*usage)(FILE *), tt_config *cfg);
 
 /* Returns true when NODE_ENV is production. */
 bool tt_config_production(const tt_config *cfg);

@@ -1,0 +1,34 @@
+/*
+ * counters.h - today's real-time counters of a venue, as readers see them.
+ *
+ * ingest keeps the truth in PostgreSQL (realtime_counters, one row per venue
+ * and UTC day, written in the same transaction as the raw events) and a copy
+ * in the Redis hash counter:{venueId}:{YYYY-MM-DD} (revenue_cents, sales,
+ * traffic). Readers ask Redis first and fall back to PostgreSQL when Redis
+ * cannot answer. Revenue stays in integer cents.
+ */
+#ifndef TT_COUNTERS_H
+#define TT_COUNTERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tt/db.h"
+#include "tt/error.h"
+
+typedef struct {
+	int64_t revenue_cents;
+	int64_t sales;
+	int64_t traffic;
+} tt_counters;
+
+/*
+ * Reads the counters of venue on day (YYYY-MM-DD, UTC) into *c: all 0 when
+ * neither store has the day. Redis through this thread's connection
+ * (tt_redis_thread), then PostgreSQL through db, waiting at most
+ * db_wait_ms for a pooled connection. *source is "redis" or "postgres".
+ */
+tt_err tt_counters_read(tt_db *db, int db_wait_ms, const char *venue, const char *day,
+    tt_counters *c, const char **source, char *err, size_t errlen);
+
+#endif
