@@ -9,10 +9,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "tt/bus.h"
 
@@ -141,6 +148,79 @@ test_sub_dials_every_address_of_a_list(void **state)
 	tt_bus_close(p2);
 }
 
+/* A port nobody listens on: bind 0, read it back, close. */
+static int
+free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void
+test_sub_resolves_names_to_addresses_and_keeps_literals(void **state)
+{
+	(void)state;
+	tt_bus *pub = NULL, *sub = NULL;
+	char err[128], urls[300], want_pub[64], got[8][TT_BUS_ADDR_MAX];
+	int port = free_port(), seen = 0;
+
+	/* getaddrinfo itself says what localhost is here, independently of the bus. */
+	struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *res;
+	assert_int_equal(getaddrinfo("localhost", NULL, &hints, &res), 0);
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, ip, sizeof(ip));
+	freeaddrinfo(res);
+
+	snprintf(want_pub, sizeof(want_pub), "tcp://%s:%d", ip, port);
+	snprintf(urls, sizeof(urls), "tcp://localhost:%d,inproc://bus_lit,tcp://127.0.0.2:%d", port, port);
+	assert_int_equal(tt_bus_pub_open(&pub, want_pub, err, sizeof(err)), TT_OK);
+	assert_int_equal(tt_bus_sub_open(&sub, urls, "", err, sizeof(err)), TT_OK);
+	int n = tt_bus_dialers(sub, got, 8);
+	bool has_name = false, has_inproc = false, has_literal = false;
+	char lit[64];
+	snprintf(lit, sizeof(lit), "tcp://127.0.0.2:%d", port);
+	for (int i = 0; i < n; i++) {
+		has_name |= strcmp(got[i], want_pub) == 0;
+		has_inproc |= strcmp(got[i], "inproc://bus_lit") == 0;
+		has_literal |= strcmp(got[i], lit) == 0;
+		assert_null(strstr(got[i], "localhost"));
+	}
+	assert_true(has_name);
+	assert_true(has_inproc);
+	assert_true(has_literal);
+	for (int i = 0; i < 200 && !seen; i++) {
+		tt_bus_msg m;
+		tt_bus_publish(pub, "metric", "v", "{}", 2);
+		if (tt_bus_recv(sub, &m, 10) == TT_OK) {
+			seen = strcmp(m.venue, "v") == 0;
+			tt_bus_msg_fini(&m);
+		}
+	}
+	assert_true(seen);
+	tt_bus_close(sub);
+	tt_bus_close(pub);
+}
+
+static void
+test_sub_refuses_malformed_addresses(void **state)
+{
+	(void)state;
+	tt_bus *sub = NULL;
+	char err[128] = "";
+	assert_int_equal(tt_bus_sub_open(&sub, "tcp://localhost:5560,not a url", "", err, sizeof(err)),
+	    TT_EBUS);
+	assert_non_null(strstr(err, "not a url"));
+	assert_null(sub);
+}
+
 static void
 test_publish_refuses_messages_over_the_limit(void **state)
 {
@@ -167,6 +247,8 @@ main(void)
 		cmocka_unit_test(test_empty_json_part_is_allowed_by_the_layout),
 		cmocka_unit_test(test_pub_sub_round_trip_filters_by_venue),
 		cmocka_unit_test(test_sub_dials_every_address_of_a_list),
+		cmocka_unit_test(test_sub_resolves_names_to_addresses_and_keeps_literals),
+		cmocka_unit_test(test_sub_refuses_malformed_addresses),
 		cmocka_unit_test(test_publish_refuses_messages_over_the_limit),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,9 @@
 #define TT_BUS_VERSION "tt1"
 #define TT_BUS_MAX_MSG (256 * 1024)
 #define TT_BUS_SENDBUF 8192   /* messages queued per subscriber before drops (nng max) */
+#define TT_BUS_RESOLVE_MS 30000  /* subscribers resolve publisher names again this often */
+#define TT_BUS_RETRY_MS   2000   /* ... or this often while a name does not resolve */
+#define TT_BUS_ADDR_MAX   300
 
 typedef struct tt_bus tt_bus;
 
@@ -31,6 +34,13 @@ tt_err tt_bus_sub_open(tt_bus **out, const char *urls, const char *prefix,
     char *err, size_t errlen);
 
 void tt_bus_close(tt_bus *b);
+
+/*
+ * The addresses a subscriber dials now (every address its tcp:// names
+ * resolved to, the other URLs as given): copies up to max into urls and
+ * returns how many. For health output and tests.
+ */
+int tt_bus_dialers(const tt_bus *b, char urls[][TT_BUS_ADDR_MAX], int max);
 
 /* Publishes kind/venue/json without blocking; TT_EBUS on failure. */
 tt_err tt_bus_publish(tt_bus *b, const char *kind, const char *venue,
