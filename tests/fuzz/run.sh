@@ -34,6 +34,8 @@ max_len() {
 	auth) echo 8300 ;;  # TT_AUTH_TOKEN_MAX is 8192
 	bus) echo 4096 ;;
 	http) echo 1024 ;;
+	ws) echo 4096 ;;
+	sio) echo 4096 ;;
 	*) echo 128 ;;
 	esac
 }
