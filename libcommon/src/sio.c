@@ -10,13 +10,16 @@ tt_eio_next(const char *payload, size_t len, size_t *pos, const char **pkt, size
 {
 	size_t start = *pos;
 
-	if (start > len || (start == len && !(len == 0 && start == 0)))
+	if (start > len)
 		return false;
 	const char *sep = memchr(payload + start, TT_EIO_SEPARATOR, len - start);
 	size_t end = sep != NULL ? (size_t)(sep - payload) : len;
 	*pkt = payload + start;
 	*pkt_len = end - start;
-	/* After the last packet *pos is past the end, so the next call stops. */
+	/*
+	 * After the last packet *pos is past the end, so the next call stops; a
+	 * trailing separator leaves *pos at len, so an empty last packet follows.
+	 */
 	*pos = sep != NULL ? end + 1 : len + 1;
 	return true;
 }
@@ -77,6 +80,10 @@ tt_sio_parse(const char *s, size_t len, tt_sio_packet *p, const char **why)
 
 	if (i < len) {
 		const char *end = NULL;
+		/* cJSON skips every byte up to 0x20 before a value; JSON allows four. */
+		for (size_t k = i; k < len && (unsigned char)s[k] <= 0x20; k++)
+			if (s[k] != ' ' && s[k] != '\t' && s[k] != '\r' && s[k] != '\n')
+				return sio_fail(p, why, "control character before the JSON payload", TT_EPARSE);
 		p->json = cJSON_ParseWithLengthOpts(s + i, len - i, &end, false);
 		if (p->json == NULL)
 			return sio_fail(p, why, "payload is not JSON", TT_EPARSE);

@@ -21,19 +21,6 @@
 
 #include "tt/sio.h"
 
-/*
- * KNOWN_BUG: the test pins a reported defect (or a code/contract mismatch)
- * and is skipped until it is resolved. TT_KNOWN_BUGS=1 runs it; delete the
- * KNOWN_BUG line with the fix.
- */
-#define KNOWN_BUG(why)                                                                             \
-	do {                                                                                       \
-		if (getenv("TT_KNOWN_BUGS") == NULL) {                                             \
-			print_message("known bug, skipped: %s\n", why);                            \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
-
 /* ---- Engine.IO payloads ------------------------------------------------------- */
 
 #define MAX_PACKETS 8
@@ -162,8 +149,6 @@ static void
 test_eio_trailing_separator_gives_an_empty_last_packet(void **state)
 {
 	(void)state;
-	KNOWN_BUG("sio.c: a payload ending in \\x1e yields no empty last packet (and \"\\x1e\" "
-	          "alone one packet, not two), so the caller cannot refuse it as sio.h promises");
 	eio_split sp;
 	EIO_SPLIT(&sp, "2\x1e");
 	assert_int_equal(sp.n, 2);
@@ -516,9 +501,6 @@ static void
 test_sio_refuses_control_bytes_before_the_json(void **state)
 {
 	(void)state;
-	KNOWN_BUG("sio.c: cJSON skips every byte <= 0x20 before the value, so NUL and other "
-	          "control bytes pass where JSON allows only space, tab, CR, LF (they are refused "
-	          "after the value)");
 	static const char nul[] = "2\0[\"a\"]";
 	assert_refused_n(nul, sizeof(nul) - 1, TT_EPARSE);
 	REFUSED("2\x01[\"a\"]");

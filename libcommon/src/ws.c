@@ -28,6 +28,8 @@ static void
 ws_fail(tt_ws_reader *r, tt_ws_event *ev, int code, const char *reason)
 {
 	r->failed = true;
+	r->fail_code = code;
+	r->fail_reason = reason;
 	ev->type = TT_WS_EV_ERROR;
 	ev->code = code;
 	ev->reason = reason;
@@ -55,13 +57,26 @@ ws_append(tt_ws_reader *r, const uint8_t *p, size_t len, const uint8_t mask[4])
 	return true;
 }
 
+/*
+ * Codes a peer may send (RFC 6455 section 7.4): the defined ones except
+ * 1004-1006 and 1015 (reserved, never on the wire), registered 3000-3999,
+ * private 4000-4999.
+ */
+static bool
+ws_close_code_valid(int code)
+{
+	if (code >= 3000 && code <= 4999)
+		return true;
+	return code >= 1000 && code <= 1014 && code != 1004 && code != 1005 && code != 1006;
+}
+
 void
 tt_ws_read(tt_ws_reader *r, const uint8_t *buf, size_t len, size_t *used, tt_ws_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
 	*used = 0;
 	if (r->failed) {
-		ws_fail(r, ev, TT_WS_CLOSE_PROTOCOL, "reader already failed");
+		ws_fail(r, ev, r->fail_code, r->fail_reason);
 		return;
 	}
 	if (len < 2)
@@ -89,6 +104,8 @@ tt_ws_read(tt_ws_reader *r, const uint8_t *buf, size_t len, size_t *used, tt_ws_
 			return;
 		plen = ((uint64_t)buf[2] << 8) | buf[3];
 		hlen = 4;
+		if (plen < 126)
+			return ws_fail(r, ev, TT_WS_CLOSE_PROTOCOL, "length not in its shortest encoding");
 	} else if (plen == 127) {
 		if (len < 10)
 			return;
@@ -98,6 +115,8 @@ tt_ws_read(tt_ws_reader *r, const uint8_t *buf, size_t len, size_t *used, tt_ws_
 		for (int i = 2; i < 10; i++)
 			plen = (plen << 8) | buf[i];
 		hlen = 10;
+		if (plen <= 0xFFFF)
+			return ws_fail(r, ev, TT_WS_CLOSE_PROTOCOL, "length not in its shortest encoding");
 	}
 	/* Checked before waiting for the payload: never buffer a frame that cannot fit. */
 	if (!control) {
@@ -128,6 +147,8 @@ tt_ws_read(tt_ws_reader *r, const uint8_t *buf, size_t len, size_t *used, tt_ws_
 				return ws_fail(r, ev, TT_WS_CLOSE_PROTOCOL, "close frame with a 1-byte body");
 			if (n >= 2) {
 				ev->code = (r->ctl[0] << 8) | r->ctl[1];
+				if (!ws_close_code_valid(ev->code))
+					return ws_fail(r, ev, TT_WS_CLOSE_PROTOCOL, "close code not allowed on the wire");
 				ev->data = r->ctl + 2;
 				ev->len = n - 2;
 				if (!tt_utf8_valid(ev->data, ev->len))

@@ -31,19 +31,6 @@
 
 #include "tt/ws.h"
 
-/*
- * KNOWN_BUG: the test pins a reported defect (or a code/contract mismatch)
- * and is skipped until it is resolved. TT_KNOWN_BUGS=1 runs it; delete the
- * KNOWN_BUG line with the fix.
- */
-#define KNOWN_BUG(why)                                                                             \
-	do {                                                                                       \
-		if (getenv("TT_KNOWN_BUGS") == NULL) {                                             \
-			print_message("known bug, skipped: %s\n", why);                            \
-			skip();                                                                    \
-		}                                                                                  \
-	} while (0)
-
 #define MAX_MESSAGE 65536
 #define MAX_EVENTS  16
 
@@ -849,8 +836,6 @@ static void
 test_close_codes_never_sent_on_the_wire_are_a_protocol_error(void **state)
 {
 	(void)state;
-	KNOWN_BUG("ws.c accepts any close code; RFC 6455 7.4.1/7.4.2: 1005, 1006, 1015, 0-999 "
-	          "and the unassigned 1016-2999 are not valid in a Close frame");
 	static const int bad[] = {0, 999, 1004, 1005, 1006, 1015, 1016, 2999};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		uint8_t body[2] = {(uint8_t)(bad[i] >> 8), (uint8_t)bad[i]}, buf[16];
@@ -899,8 +884,6 @@ static void
 test_after_an_error_the_same_close_code_is_repeated(void **state)
 {
 	(void)state;
-	KNOWN_BUG("ws.h: 'after an error every call returns it again', but ws.c repeats 1002 "
-	          "whatever the first code was (1009, 1007)");
 	uint8_t buf[16];
 	size_t n = 0, used;
 	tt_ws_event ev;

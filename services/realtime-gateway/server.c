@@ -86,8 +86,9 @@ request_token(nng_http_req *req, const char *qs)
 		const char *t = h + 7;
 		while (*t == ' ')
 			t++;
-		if (strlen(t) <= GW_TOKEN_MAX) {
-			strcpy(out, t);
+		size_t n = strlen(t);
+		if (n <= GW_TOKEN_MAX) {
+			memcpy(out, t, n + 1);
 			return out;
 		}
 	} else if (tt_http_query_get(qs, "token", out, GW_TOKEN_MAX + 1) == TT_OK) {

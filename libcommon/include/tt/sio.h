@@ -35,8 +35,8 @@ enum {
 /*
  * Iterates the packets of a polling payload: *pos starts at 0; each call
  * sets pkt/pkt_len to the next packet and returns true, false at the end.
- * An empty packet (two separators in a row, or an empty payload) is
- * returned as such (pkt_len 0): the caller refuses it.
+ * An empty packet (two separators in a row, a trailing separator, or an
+ * empty payload) is returned as such (pkt_len 0): the caller refuses it.
  */
 bool tt_eio_next(const char *payload, size_t len, size_t *pos, const char **pkt, size_t *pkt_len);
 

@@ -68,6 +68,8 @@ typedef struct {
 	int      msg_opcode;     /* 0 when no fragmented message is open */
 	uint8_t  ctl[TT_WS_CONTROL_MAX];
 	bool     failed;         /* after an error every call returns it again */
+	int      fail_code;
+	const char *fail_reason;
 } tt_ws_reader;
 
 void tt_ws_reader_init(tt_ws_reader *r, size_t max_message);
