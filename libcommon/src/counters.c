@@ -56,6 +56,9 @@ counters_from_redis(const char *venue, const char *day, tt_counters *c,
 	    !reply_i64(rep->element[1], &c->sales) ||
 	    !reply_i64(rep->element[2], &c->traffic))
 		e = tt_seterr(err, errlen, TT_EREDIS, "%s: unexpected counter values", key);
+	else if (rep->element[0]->type == REDIS_REPLY_NIL && rep->element[1]->type == REDIS_REPLY_NIL &&
+	    rep->element[2]->type == REDIS_REPLY_NIL)
+		e = tt_seterr(err, errlen, TT_ENOTFOUND, "%s: not in redis", key);
 	freeReplyObject(rep);
 	return e;
 }
@@ -100,8 +103,10 @@ tt_counters_read(tt_db *db, int db_wait_ms, const char *venue, const char *day,
 	*source = "redis";
 	if ((e = counters_from_redis(venue, day, c, err, errlen)) == TT_OK)
 		return TT_OK;
-	tt_log(TT_LOG_WARN, "realtime counters: redis failed, reading postgres",
-	    "error", err, NULL);
+	/* Absent (expired, evicted, or a day without events): PostgreSQL knows. */
+	if (e != TT_ENOTFOUND)
+		tt_log(TT_LOG_WARN, "realtime counters: redis failed, reading postgres",
+		    "error", err, NULL);
 	*source = "postgres";
 	return counters_from_postgres(db, db_wait_ms, venue, day, c, err, errlen);
 }

@@ -187,11 +187,11 @@ subscription(gw *g, gw_sess *s, const cJSON *arg, bool unsub, tt_strbuf *out)
 		message = "Out of memory";
 		goto fail;
 	}
+	/* Newly subscribed metrics get a snapshot, once the answer is queued. */
+	s->pending_snapshot = bits & ~s->mask;
 	s->mask |= bits;
 	success_json(out, s);
 	tt_http_details_fini(&d);
-	/* After the answer is queued: see gw_snap_request's caller. */
-	s->pending_snapshot = bits;
 	return true;
 
 fail:

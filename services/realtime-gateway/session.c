@@ -152,7 +152,7 @@ sess_free(gw_sess *s)
 	if (s->conn != NULL)
 		nng_http_conn_close(s->conn);
 	for (int i = 0; i < s->qlen; i++)
-		gw_buf_unref(s->q[i]);
+		gw_buf_unref(s->q[(s->qhead + i) % s->g->cfg->gateway_send_queue]);
 	free(s->q);
 	for (int m = 0; m < GW_NMETRICS; m++)
 		gw_buf_unref(s->slot[m]);

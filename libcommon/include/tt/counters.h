@@ -25,8 +25,9 @@ typedef struct {
 /*
  * Reads the counters of venue on day (YYYY-MM-DD, UTC) into *c: all 0 when
  * neither store has the day. Redis through this thread's connection
- * (tt_redis_thread), then PostgreSQL through db, waiting at most
- * db_wait_ms for a pooled connection. *source is "redis" or "postgres".
+ * (tt_redis_thread); PostgreSQL through db (waiting at most db_wait_ms for
+ * a pooled connection) when Redis fails or has no hash for the day.
+ * *source is "redis" or "postgres".
  */
 tt_err tt_counters_read(tt_db *db, int db_wait_ms, const char *venue, const char *day,
     tt_counters *c, const char **source, char *err, size_t errlen);
