@@ -23,12 +23,10 @@ import { after, before, describe, it } from 'node:test';
 
 import { IngestWorld, Service, freePort, poll, sanitizerReport, sleep } from './lib/harness.mjs';
 import { EventFactory, Expected, formatCents, hmacHex, makeStream } from './lib/events.mjs';
+import { e2eSeeds } from './lib/seeds.mjs';
 import * as stack from './lib/stack-env.mjs';
 
-const SEEDS = (process.env.TT_E2E_SEEDS ?? '20250309').split(',').map((x) => x.trim()).filter((x) => x !== '').map((x) => {
-  if (!/^\d{1,9}$/.test(x)) throw new Error(`TT_E2E_SEEDS: not a seed: ${x}`);
-  return Number(x);
-});
+const SEEDS = e2eSeeds();
 const COUNT = 3000;
 const DUPS = 300;
 const HOUR = 3600000;
