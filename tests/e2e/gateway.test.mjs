@@ -13,7 +13,8 @@
 //     PostgreSQL when Redis has none); live updates consistent and ending at
 //     the totals; yesterday's counter changes not forwarded;
 //   validation errors acknowledged with the envelope, the socket kept;
-//   unsubscribe; raw Engine.IO 4 over HTTP; heartbeats; reconnection after a
+//   unsubscribe; raw Engine.IO 4 over HTTP; heartbeats; two replicas fed by
+//   one ingest; reconnection after a
 //   gateway restart; clean SIGTERM exits.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -528,6 +529,31 @@ describe('realtime-gateway: Socket.IO', { timeout: 240000 }, () => {
     it('SIGTERM: exit code 0, no sanitizer report', async () => {
       await hb.svc.stopClean({ timeoutMs: 20000 });
     });
+  });
+
+  it('two gateway replicas fed by the same ingest: a client on each gets every update of its venue', async () => {
+    const second = await Gateway.start(w, ingest);
+    const T = new Venue(w, 'replicas');
+    try {
+      await using(SioClients, async (cl) => {
+        const a = await cl.connect(gw.nsUrl, venueToken(T.id), { transports: ['websocket'] });
+        const b = await cl.connect(second.nsUrl, venueToken(T.id));
+        await subscribed(a, { metrics: ['sales', 'traffic'] }, T.id);
+        await subscribed(b, { metrics: ['sales', 'traffic'] }, T.id);
+        await primeBus(T, b.updates);   // the new replica's SUB has dialled ingest
+        const [fa, fb] = [a.updates.length, b.updates.length];
+        await T.publish([T.purchase('8.00', 3), T.purchase('1.50', 2)]);
+        await a.updates.waitFor(liveAt(T.id, 'sales', T.sales), { from: fa, what: `replica 1: sales == ${T.sales}` });
+        await b.updates.waitFor(liveAt(T.id, 'sales', T.sales), { from: fb, what: `replica 2: sales == ${T.sales}` });
+        await a.updates.waitFor(liveAt(T.id, 'traffic', T.traffic), { from: fa, what: `replica 1: traffic == ${T.traffic}` });
+        await b.updates.waitFor(liveAt(T.id, 'traffic', T.traffic), { from: fb, what: `replica 2: traffic == ${T.traffic}` });
+        liveUpdates(a, T.id);
+        liveUpdates(b, T.id);
+      });
+      await second.svc.stopClean({ timeoutMs: 20000 });
+    } finally {
+      await second.svc.shutdown();
+    }
   });
 
   it('health endpoints on GATEWAY_HEALTH_PORT', async () => {
