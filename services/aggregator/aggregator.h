@@ -2,8 +2,10 @@
  * aggregator.h - the modules of the aggregator and what they share.
  *
  * The aggregator turns raw_events into the rollup tables of migration 0003
- * (sales_rollups hour/day, customer_stats, event_stats, event_catalog) and
- * the seed's venue_analytics and analytics_aggregations (per local day).
+ * (sales_rollups hour/day, customer_stats, event_stats, event_catalog), the
+ * read models of migration 0004 (sales_daily, customer_rfm,
+ * customer_rfm_counts) and the seed's venue_analytics and
+ * analytics_aggregations (per local day).
  * Every rollup row is recomputed whole from raw_events (never incremented),
  * so an incremental pass and a rebuild run the same SQL and give the same
  * rows. docs/aggregator.md is the design note.
@@ -48,8 +50,17 @@ typedef struct {
 	tt_db                 *db;
 	tt_redis              *redis;   /* cache invalidation only (invalidate.c) */
 	agg_metrics            m;
+	int64_t                few_keys_max; /* ROLLUP_FEW_KEYS_MAX or --few-keys */
 	volatile sig_atomic_t  stop;
 } agg_ctx;
+
+/*
+ * Up to this many keys of a kind (hours, days, customers, shows), a pass
+ * or rebuild recomputes them key by key through the partial indexes of
+ * raw_events; beyond it, with hash joins over the raw store (rollup.c).
+ * --few-keys N overrides it (docs/aggregator.md has the measurements).
+ */
+#define ROLLUP_FEW_KEYS_MAX 20000
 
 /* Buckets recomputed by one pass or rebuild, per kind. */
 typedef struct {
@@ -109,10 +120,13 @@ tt_err rollup_keys_range(PGconn *conn, const char *venue, const char *from,
     const char *to, char *err, size_t errlen);
 
 /*
- * Deletes and recomputes from raw_events every bucket in the key tables;
- * *counts receives the number of keys of each kind.
+ * Deletes and recomputes from raw_events every bucket in the key tables,
+ * a kind with at most few_keys_max keys through index lookups, a larger
+ * one with hash joins (the same rows either way); *counts receives the
+ * number of keys of each kind.
  */
-tt_err rollup_recompute(PGconn *conn, rollup_counts *counts, char *err, size_t errlen);
+tt_err rollup_recompute(PGconn *conn, int64_t few_keys_max, rollup_counts *counts,
+    char *err, size_t errlen);
 
 /* ------------------------------------------------------------- watermark.c */
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "tt/log.h"
+#include "tt/strparse.h"
 #include "tt/time.h"
 
 static agg_ctx *the_ctx;
@@ -27,12 +28,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: aggregator [--once]\n"
-	    "       aggregator --rebuild [--venue ID] [--from ISO] [--to ISO]\n"
+	    "usage: aggregator [--once] [--few-keys N]\n"
+	    "       aggregator --rebuild [--venue ID] [--from ISO] [--to ISO] [--few-keys N]\n"
 	    "       aggregator --help | --version\n"
 	    "\n"
-	    "Recomputes the rollups (sales_rollups hour/day, customer_stats, event_stats,\n"
-	    "event_catalog) from raw_events. Without options: one incremental pass every\n"
+	    "Recomputes the rollups (sales_rollups hour/day, sales_daily, customer_stats and\n"
+	    "their RFM scores, event_stats, event_catalog, venue_analytics,\n"
+	    "analytics_aggregations) from raw_events. Without options: one incremental pass every\n"
 	    "AGGREGATOR_INTERVAL_MS over the raw rows received since the watermark; only\n"
 	    "the replica holding the PostgreSQL advisory lock works, the others wait.\n"
 	    "\n"
@@ -40,6 +42,9 @@ usage(FILE *f)
 	    "  --rebuild   recompute every bucket that intersects [--from, --to) (default:\n"
 	    "              all time) of --venue (default: every venue), whatever its age;\n"
 	    "              prints a one-line summary and exits\n"
+	    "  --few-keys N  up to N keys of a kind (hours, days, customers, shows) are\n"
+	    "              recomputed by index lookups, more with hash joins over the raw\n"
+	    "              store (default 20000; the rows are the same either way)\n"
 	    "\n"
 	    "Configuration is read from the environment; the main variables:\n"
 	    "  DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD   PostgreSQL\n"
@@ -83,7 +88,8 @@ metrics_register(agg_metrics *m)
 
 typedef struct {
 	int         once, rebuild;
-	const char *venue, *from, *to;
+	const char *venue, *from, *to, *few_keys;
+	int64_t     few_keys_max;
 } agg_args;
 
 /* Returns -1 to continue, else the exit code. */
@@ -115,6 +121,8 @@ args_parse(int argc, char **argv, agg_args *a)
 			slot = &a->from;
 		else if (strcmp(s, "--to") == 0)
 			slot = &a->to;
+		else if (strcmp(s, "--few-keys") == 0)
+			slot = &a->few_keys;
 		if (slot == NULL || i + 1 >= argc) {
 			fprintf(stderr, "aggregator: %s %s (see --help)\n",
 			    slot == NULL ? "unknown argument" : "missing value after", s);
@@ -128,6 +136,13 @@ args_parse(int argc, char **argv, agg_args *a)
 	}
 	if (a->rebuild && a->once) {
 		fprintf(stderr, "aggregator: --once and --rebuild exclude each other\n");
+		return 2;
+	}
+	a->few_keys_max = ROLLUP_FEW_KEYS_MAX;
+	if (a->few_keys != NULL && tt_parse_i64(a->few_keys, strlen(a->few_keys), 0, INT64_MAX,
+	    &a->few_keys_max) != TT_OK) {
+		fprintf(stderr, "aggregator: --few-keys: expected an integer >= 0, got \"%.40s\"\n",
+		    a->few_keys);
 		return 2;
 	}
 	/* --from/--to: ISO 8601 with a zone, checked here so a typo never reaches SQL. */
@@ -186,7 +201,7 @@ main(int argc, char **argv)
 {
 	static tt_config cfg;
 	static agg_ctx ctx;
-	agg_args args = { 0, 0, NULL, NULL, NULL };
+	agg_args args = { 0, 0, NULL, NULL, NULL, NULL, 0 };
 	char err[512] = "";
 	void *health = NULL;
 	int rc;
@@ -196,6 +211,7 @@ main(int argc, char **argv)
 	if ((rc = tt_config_main(1, argv, "aggregator", AGGREGATOR_VERSION, usage, &cfg)) >= 0)
 		return rc;
 	ctx.cfg = &cfg;
+	ctx.few_keys_max = args.few_keys_max;
 	the_ctx = &ctx;
 	metrics_register(&ctx.m);
 

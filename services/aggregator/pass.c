@@ -68,7 +68,7 @@ pass_run_once(agg_ctx *ctx, int *worked, rollup_counts *counts, char *err, size_
 	    err, errlen)) != TT_OK ||
 	    (e = rollup_keys_changed(conn, span.lo, span.hi, span.cutoff, err, errlen)) != TT_OK ||
 	    (e = watermark_count_late(conn, &span, &late, err, errlen)) != TT_OK ||
-	    (e = rollup_recompute(conn, &c, err, errlen)) != TT_OK ||
+	    (e = rollup_recompute(conn, ctx->few_keys_max, &c, err, errlen)) != TT_OK ||
 	    (e = watermark_advance(conn, &span, err, errlen)) != TT_OK ||
 	    (e = invalidate_collect(conn, &touched, err, errlen)) != TT_OK ||
 	    (e = tt_db_exec(conn, "COMMIT", 0, NULL, NULL, err, errlen)) != TT_OK)
@@ -156,7 +156,7 @@ pass_rebuild(agg_ctx *ctx, const char *venue, const char *from, const char *to,
 	    (e = tt_db_exec(conn, "BEGIN", 0, NULL, NULL, err, errlen)) != TT_OK ||
 	    (e = watermark_lock(conn, err, errlen)) != TT_OK ||
 	    (e = rollup_keys_range(conn, venue, from, to, err, errlen)) != TT_OK ||
-	    (e = rollup_recompute(conn, &c, err, errlen)) != TT_OK ||
+	    (e = rollup_recompute(conn, ctx->few_keys_max, &c, err, errlen)) != TT_OK ||
 	    (e = invalidate_collect(conn, &touched, err, errlen)) != TT_OK ||
 	    (e = tt_db_exec(conn, "COMMIT", 0, NULL, NULL, err, errlen)) != TT_OK)
 		goto out;

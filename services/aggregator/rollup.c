@@ -13,8 +13,10 @@
  *
  *  2. Recompute. For each key table: DELETE the rollup rows of those keys,
  *     then INSERT ... SELECT ... GROUP BY over every raw row of the bucket.
- *     The day keys also drive the seed's venue_analytics and
- *     analytics_aggregations rows of each venue-local day.
+ *     The day keys also drive sales_daily (the day rows summed per
+ *     dimension) and the seed's venue_analytics and analytics_aggregations
+ *     rows of each venue-local day; the customer keys the RFM scores of
+ *     their venues (customer_rfm, customer_rfm_counts).
  *     A rollup row is therefore always a function of raw_events alone (and
  *     venues.timezone), whichever way it was reached: an incremental pass
  *     and a rebuild give identical rows.
@@ -39,15 +41,20 @@
 /* -------------------------------------------------------------- key tables */
 
 static const char *const KEY_TABLES[] = {
-	"CREATE TEMP TABLE agg_k_hour (venue_id varchar(64) NOT NULL, bucket timestamptz NOT NULL,"
+	"CREATE TEMP TABLE IF NOT EXISTS agg_k_hour (venue_id varchar(64) NOT NULL, bucket timestamptz NOT NULL,"
 	" PRIMARY KEY (venue_id, bucket)) ON COMMIT DELETE ROWS",
-	"CREATE TEMP TABLE agg_k_day (venue_id varchar(64) NOT NULL, local_date date NOT NULL,"
+	"CREATE TEMP TABLE IF NOT EXISTS agg_k_day (venue_id varchar(64) NOT NULL, local_date date NOT NULL,"
 	" tz text NOT NULL, PRIMARY KEY (venue_id, local_date)) ON COMMIT DELETE ROWS",
-	"CREATE TEMP TABLE agg_k_customer (venue_id varchar(64) NOT NULL, customer_hash char(64) NOT NULL,"
+	"CREATE TEMP TABLE IF NOT EXISTS agg_k_customer (venue_id varchar(64) NOT NULL, customer_hash char(64) NOT NULL,"
 	" PRIMARY KEY (venue_id, customer_hash)) ON COMMIT DELETE ROWS",
-	"CREATE TEMP TABLE agg_k_event (venue_id varchar(64) NOT NULL, event_id varchar(128) NOT NULL,"
+	"CREATE TEMP TABLE IF NOT EXISTS agg_k_event (venue_id varchar(64) NOT NULL, event_id varchar(128) NOT NULL,"
 	" PRIMARY KEY (venue_id, event_id)) ON COMMIT DELETE ROWS",
+	/* The RFM scores of the venues of agg_k_customer, recomputed (below). */
+	"CREATE TEMP TABLE IF NOT EXISTS agg_rfm (venue_id varchar(64) NOT NULL, customer_hash char(64) NOT NULL,"
+	" r smallint NOT NULL, f smallint NOT NULL, m smallint NOT NULL) ON COMMIT DELETE ROWS",
 };
+/* The last of KEY_TABLES: when it exists, the session has them all. */
+#define KEY_TABLES_LAST "pg_temp.agg_rfm"
 
 /* ------------------------------------------------- keys: received since ($1, $2] */
 
@@ -128,6 +135,9 @@ static const char SQL_K_CUSTOMER_RANGE[] =
     " UNION"
     " SELECT c.venue_id, c.customer_hash FROM customer_stats c"
     "  WHERE " VENUE("c.venue_id") " AND " EVERYTHING
+    " UNION"
+    " SELECT c.venue_id, c.customer_hash FROM customer_rfm c"
+    "  WHERE " VENUE("c.venue_id") " AND " EVERYTHING
     " ON CONFLICT DO NOTHING";
 
 static const char SQL_K_EVENT_RANGE[] =
@@ -162,85 +172,136 @@ static const char SQL_K_EVENT_RANGE[] =
 	" event_type, tickets_sold, orders, gross_cents, refund_cents, refunds, net_cents) "
 
 /*
- * raw_events with each row's venue-local date, so that joins on (venue,
- * local date) are hashable: a rebuild is then one pass over raw_events,
- * not a range comparison of every key with every row of its venue.
+ * The raw rows of each key k, as r, in two forms that give the same rows:
+ *
+ *  - ..._JOIN ("many keys": a rebuild, a large catch-up): raw_events joined
+ *    to the key table on hashable keys, so the planner makes one hash join
+ *    over the raw store;
+ *  - ..._FEW ("few keys": an ordinary pass): a LATERAL subquery per key,
+ *    fenced with OFFSET 0 so that it is never flattened into a join, which
+ *    can only run as lookups in the partial indexes of migration 0004
+ *    ((venue, occurred_at), (venue, customer), (venue, show)) and so never
+ *    scans the whole raw store.
+ *
+ * Every recompute statement is one template instantiated with both, and
+ * rollup_recompute() picks the form from the number of keys
+ * (ROLLUP_FEW_KEYS_MAX, or --few-keys). The choice is not left to the planner: a
+ * prepared statement without parameters keeps the plan of its first run,
+ * whatever the size of the key tables later.
  */
-#define RAW_WITH_LOCAL_DATE                                                      \
-	"(SELECT r0.*, (r0.occurred_at AT TIME ZONE coalesce(v0.timezone, 'UTC'))::date" \
-	"  AS local_date FROM raw_events r0 LEFT JOIN venues v0 ON v0.venue_id = r0.venue_id)"
+#define FEW(cond) " JOIN LATERAL (SELECT * FROM raw_events r0 WHERE " cond " OFFSET 0) r ON true"
+
+/* Hour key k: the UTC hour [k.bucket, k.bucket + 1 h). The equality makes the join hashable. */
+#define HOUR_RANGE(r) r ".occurred_at >= k.bucket AND " r ".occurred_at < k.bucket + interval '1 hour'"
+#define HOUR_ROWS_JOIN                                                            \
+	" JOIN raw_events r ON r.venue_id = k.venue_id"                           \
+	"  AND date_trunc('hour', r.occurred_at AT TIME ZONE 'UTC') = (k.bucket AT TIME ZONE 'UTC')" \
+	"  AND " HOUR_RANGE("r")
+#define HOUR_ROWS_FEW                                                             \
+	FEW("r0.venue_id = k.venue_id AND " HOUR_RANGE("r0") " AND r0.type IN " SALES_TYPES)
+
+/*
+ * Day key k: the rows whose venue-local date (in zone k.tz) is
+ * k.local_date. The time range around it only lets the indexes narrow the
+ * search; it is wider than the day by DAY_SLACK because the day's first
+ * instant is not always D::timestamp AT TIME ZONE tz: where 00:00 happens
+ * twice (America/Havana falls back to 00:00) that names the second one,
+ * and the first hour of the day lies before it. No UTC offset has changed
+ * by more than DAY_SLACK at once in recent tzdata (one hour, or two when a
+ * zone changes its standard offset). For the join, raw_events with each
+ * row's venue-local date, so that it is hashable on (venue, local date): a
+ * rebuild is then one pass over raw_events, not a range comparison of every
+ * key with every row of its venue.
+ */
+#define DAY_SLACK "interval '3 hours'"
+#define DAY_RANGE(r)                                                              \
+	r ".occurred_at >= (k.local_date::timestamp AT TIME ZONE k.tz) - " DAY_SLACK \
+	" AND " r ".occurred_at < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz) + " DAY_SLACK
+#define DAY_ROWS_JOIN                                                             \
+	" JOIN (SELECT r0.*, (r0.occurred_at AT TIME ZONE coalesce(v0.timezone, 'UTC'))::date" \
+	"  AS local_date FROM raw_events r0 LEFT JOIN venues v0 ON v0.venue_id = r0.venue_id) r" \
+	"  ON r.venue_id = k.venue_id AND r.local_date = k.local_date AND " DAY_RANGE("r")
+#define DAY_ROWS_FEW                                                              \
+	FEW("r0.venue_id = k.venue_id AND " DAY_RANGE("r0")                      \
+	    " AND (r0.occurred_at AT TIME ZONE k.tz)::date = k.local_date AND r0.type IN " SALES_TYPES)
+
+/* Customer and show keys: all time. */
+#define CUSTOMER_ROWS_JOIN                                                        \
+	" JOIN raw_events r ON r.venue_id = k.venue_id AND r.customer_hash = k.customer_hash"
+#define CUSTOMER_ROWS_FEW                                                         \
+	FEW("r0.venue_id = k.venue_id AND r0.customer_hash = k.customer_hash"    \
+	    " AND r0.type IN " SALES_TYPES " AND r0.customer_hash IS NOT NULL")
+#define SHOW_ROWS_JOIN " JOIN raw_events r ON r.venue_id = k.venue_id AND r.event_id = k.event_id"
+#define SHOW_ROWS_FEW(types)                                                      \
+	FEW("r0.venue_id = k.venue_id AND r0.event_id = k.event_id"              \
+	    " AND r0.type IN " types " AND r0.event_id IS NOT NULL")
 
 static const char SQL_DEL_HOUR[] =
     "DELETE FROM sales_rollups s USING agg_k_hour k"
     " WHERE s.venue_id = k.venue_id AND s.granularity = 'hour' AND s.bucket = k.bucket";
 
-static const char SQL_INS_HOUR[] =
-    SALES_COLUMNS
-    "SELECT k.venue_id, 'hour', k.bucket, (k.bucket AT TIME ZONE coalesce(v.timezone, 'UTC'))::date, "
-    SALES_DIMS ", " SALES_MEASURES
-    " FROM agg_k_hour k"
-    " JOIN raw_events r ON r.venue_id = k.venue_id"
-    /*
-     * The equality makes the join hashable on (venue, hour), so a rebuild
-     * over millions of rows is one pass over raw_events; the range lets an
-     * incremental pass with few keys use the time index instead.
-     */
-    "  AND date_trunc('hour', r.occurred_at AT TIME ZONE 'UTC') = (k.bucket AT TIME ZONE 'UTC')"
-    "  AND r.occurred_at >= k.bucket AND r.occurred_at < k.bucket + interval '1 hour'"
-    " LEFT JOIN venues v ON v.venue_id = k.venue_id"
-    " WHERE r.type IN " SALES_TYPES
-    " GROUP BY k.venue_id, k.bucket, v.timezone, 5, 6, 7";
+#define INS_HOUR(rows)                                                            \
+	SALES_COLUMNS                                                             \
+	"SELECT k.venue_id, 'hour', k.bucket, (k.bucket AT TIME ZONE coalesce(v.timezone, 'UTC'))::date, " \
+	SALES_DIMS ", " SALES_MEASURES                                            \
+	" FROM agg_k_hour k" rows                                                 \
+	" LEFT JOIN venues v ON v.venue_id = k.venue_id"                          \
+	" WHERE r.type IN " SALES_TYPES                                           \
+	" GROUP BY k.venue_id, k.bucket, v.timezone, 5, 6, 7"
+static const char SQL_INS_HOUR[] = INS_HOUR(HOUR_ROWS_JOIN);
+static const char SQL_INS_HOUR_FEW[] = INS_HOUR(HOUR_ROWS_FEW);
 
 static const char SQL_DEL_DAY[] =
     "DELETE FROM sales_rollups s USING agg_k_day k"
     " WHERE s.venue_id = k.venue_id AND s.granularity = 'day' AND s.local_date = k.local_date";
 
-static const char SQL_INS_DAY[] =
-    SALES_COLUMNS
-    "SELECT k.venue_id, 'day', (k.local_date::timestamp AT TIME ZONE k.tz), k.local_date, "
-    SALES_DIMS ", " SALES_MEASURES
-    " FROM agg_k_day k"
-    " JOIN " RAW_WITH_LOCAL_DATE " r ON r.venue_id = k.venue_id AND r.local_date = k.local_date"
-    "  AND r.occurred_at >= (k.local_date::timestamp AT TIME ZONE k.tz)"
-    "  AND r.occurred_at < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)"
-    " WHERE r.type IN " SALES_TYPES
-    " GROUP BY k.venue_id, k.local_date, k.tz, 5, 6, 7";
+#define INS_DAY(rows)                                                             \
+	SALES_COLUMNS                                                             \
+	"SELECT k.venue_id, 'day', (k.local_date::timestamp AT TIME ZONE k.tz), k.local_date, " \
+	SALES_DIMS ", " SALES_MEASURES                                            \
+	" FROM agg_k_day k" rows                                                  \
+	" WHERE r.type IN " SALES_TYPES                                           \
+	" GROUP BY k.venue_id, k.local_date, k.tz, 5, 6, 7"
+static const char SQL_INS_DAY[] = INS_DAY(DAY_ROWS_JOIN);
+static const char SQL_INS_DAY_FEW[] = INS_DAY(DAY_ROWS_FEW);
 
 static const char SQL_DEL_CUSTOMER[] =
     "DELETE FROM customer_stats c USING agg_k_customer k"
     " WHERE c.venue_id = k.venue_id AND c.customer_hash = k.customer_hash";
 
-static const char SQL_INS_CUSTOMER[] =
-    "INSERT INTO customer_stats (venue_id, customer_hash, orders, tickets, spend_cents,"
-    " refund_cents, first_purchase, last_purchase)"
-    " SELECT k.venue_id, k.customer_hash,"
-    "  count(*) FILTER (WHERE " P "),"
-    "  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"
-    "  coalesce(sum(r.revenue_cents) FILTER (WHERE " P "), 0)::bigint,"
-    "  coalesce(-sum(r.revenue_cents) FILTER (WHERE " R "), 0)::bigint,"
-    "  min(r.occurred_at) FILTER (WHERE " P "), max(r.occurred_at) FILTER (WHERE " P ")"
-    " FROM agg_k_customer k"
-    " JOIN raw_events r ON r.venue_id = k.venue_id AND r.customer_hash = k.customer_hash"
-    " WHERE r.type IN " SALES_TYPES
-    " GROUP BY k.venue_id, k.customer_hash";
+#define INS_CUSTOMER(rows)                                                        \
+	"INSERT INTO customer_stats (venue_id, customer_hash, orders, tickets, spend_cents," \
+	" refund_cents, first_purchase, last_purchase)"                           \
+	" SELECT k.venue_id, k.customer_hash,"                                    \
+	"  count(*) FILTER (WHERE " P "),"                                        \
+	"  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"                    \
+	"  coalesce(sum(r.revenue_cents) FILTER (WHERE " P "), 0)::bigint,"       \
+	"  coalesce(-sum(r.revenue_cents) FILTER (WHERE " R "), 0)::bigint,"      \
+	"  min(r.occurred_at) FILTER (WHERE " P "), max(r.occurred_at) FILTER (WHERE " P ")" \
+	" FROM agg_k_customer k" rows                                             \
+	" WHERE r.type IN " SALES_TYPES                                           \
+	" GROUP BY k.venue_id, k.customer_hash"
+static const char SQL_INS_CUSTOMER[] = INS_CUSTOMER(CUSTOMER_ROWS_JOIN);
+static const char SQL_INS_CUSTOMER_FEW[] = INS_CUSTOMER(CUSTOMER_ROWS_FEW);
 
 static const char SQL_DEL_EVENT[] =
     "DELETE FROM event_stats e USING agg_k_event k"
     " WHERE e.venue_id = k.venue_id AND e.event_id = k.event_id";
 
-static const char SQL_INS_EVENT[] =
-    "INSERT INTO event_stats (venue_id, event_id, tickets_sold, orders, gross_cents,"
-    " refund_cents, first_sale, last_sale)"
-    " SELECT k.venue_id, k.event_id,"
-    "  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"
-    "  count(*) FILTER (WHERE " P "),"
-    "  coalesce(sum(r.revenue_cents) FILTER (WHERE " P "), 0)::bigint,"
-    "  coalesce(-sum(r.revenue_cents) FILTER (WHERE " R "), 0)::bigint,"
-    "  min(r.occurred_at) FILTER (WHERE " P "), max(r.occurred_at) FILTER (WHERE " P ")"
-    " FROM agg_k_event k"
-    " JOIN raw_events r ON r.venue_id = k.venue_id AND r.event_id = k.event_id"
-    " WHERE r.type IN " SALES_TYPES
-    " GROUP BY k.venue_id, k.event_id";
+#define INS_EVENT(rows)                                                           \
+	"INSERT INTO event_stats (venue_id, event_id, tickets_sold, orders, gross_cents," \
+	" refund_cents, first_sale, last_sale)"                                   \
+	" SELECT k.venue_id, k.event_id,"                                         \
+	"  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"                    \
+	"  count(*) FILTER (WHERE " P "),"                                        \
+	"  coalesce(sum(r.revenue_cents) FILTER (WHERE " P "), 0)::bigint,"       \
+	"  coalesce(-sum(r.revenue_cents) FILTER (WHERE " R "), 0)::bigint,"      \
+	"  min(r.occurred_at) FILTER (WHERE " P "), max(r.occurred_at) FILTER (WHERE " P ")" \
+	" FROM agg_k_event k" rows                                                \
+	" WHERE r.type IN " SALES_TYPES                                           \
+	" GROUP BY k.venue_id, k.event_id"
+static const char SQL_INS_EVENT[] = INS_EVENT(SHOW_ROWS_JOIN);
+static const char SQL_INS_EVENT_FEW[] = INS_EVENT(SHOW_ROWS_FEW(SALES_TYPES));
 
 static const char SQL_DEL_CATALOG[] =
     "DELETE FROM event_catalog c USING agg_k_event k"
@@ -251,18 +312,92 @@ static const char SQL_DEL_CATALOG[] =
  * over a creation, then the larger id (a total order, so reruns agree).
  * ingest has validated the fields (capacity an integer, startsAt ISO 8601).
  */
-static const char SQL_INS_CATALOG[] =
-    "INSERT INTO event_catalog (venue_id, event_id, name, capacity, starts_at, event_type, occurred_at)"
-    " SELECT DISTINCT ON (k.venue_id, k.event_id) k.venue_id, k.event_id,"
-    "  r.payload->'data'->>'name',"
-    "  CASE WHEN jsonb_typeof(r.payload->'data'->'capacity') = 'number'"
-    "       THEN (r.payload->'data'->>'capacity')::numeric::integer END,"
-    "  (r.payload->'data'->>'startsAt')::timestamptz,"
-    "  r.payload->'data'->>'eventType', r.occurred_at"
-    " FROM agg_k_event k"
-    " JOIN raw_events r ON r.venue_id = k.venue_id AND r.event_id = k.event_id"
-    " WHERE r.type IN ('event.created', 'event.updated')"
-    " ORDER BY k.venue_id, k.event_id, r.occurred_at DESC, (r.type = 'event.updated') DESC, r.id DESC";
+#define CATALOG_TYPES "('event.created', 'event.updated')"
+#define INS_CATALOG(rows)                                                         \
+	"INSERT INTO event_catalog (venue_id, event_id, name, capacity, starts_at, event_type," \
+	" occurred_at)"                                                           \
+	" SELECT DISTINCT ON (k.venue_id, k.event_id) k.venue_id, k.event_id,"    \
+	"  r.payload->'data'->>'name',"                                           \
+	"  CASE WHEN jsonb_typeof(r.payload->'data'->'capacity') = 'number'"      \
+	"       THEN (r.payload->'data'->>'capacity')::numeric::integer END,"     \
+	"  (r.payload->'data'->>'startsAt')::timestamptz,"                        \
+	"  r.payload->'data'->>'eventType', r.occurred_at"                        \
+	" FROM agg_k_event k" rows                                                \
+	" WHERE r.type IN " CATALOG_TYPES                                         \
+	" ORDER BY k.venue_id, k.event_id, r.occurred_at DESC, (r.type = 'event.updated') DESC, r.id DESC"
+static const char SQL_INS_CATALOG[] = INS_CATALOG(SHOW_ROWS_JOIN);
+static const char SQL_INS_CATALOG_FEW[] = INS_CATALOG(SHOW_ROWS_FEW(CATALOG_TYPES));
+
+/*
+ * sales_daily: per venue-local day (keys of agg_k_day), the day rows of
+ * sales_rollups just recomputed, summed per dimension: 'total' (value ''),
+ * 'channel', 'event_type', 'event_id'. Inserted in primary-key order, so a
+ * rebuild lays a venue's rows out together.
+ */
+static const char SQL_DEL_DAILY[] =
+    "DELETE FROM sales_daily d USING agg_k_day k"
+    " WHERE d.venue_id = k.venue_id AND d.local_date = k.local_date"
+    "   AND d.dimension IN ('total', 'channel', 'event_type', 'event_id')";
+
+static const char SQL_INS_DAILY[] =
+    "INSERT INTO sales_daily (venue_id, dimension, local_date, value, tickets_sold, orders,"
+    " gross_cents, refund_cents, refunds, net_cents)"
+    " SELECT s.venue_id, x.dimension, s.local_date, x.value, sum(s.tickets_sold), sum(s.orders),"
+    "  sum(s.gross_cents), sum(s.refund_cents), sum(s.refunds), sum(s.net_cents)"
+    " FROM agg_k_day k"
+    " JOIN sales_rollups s ON s.venue_id = k.venue_id AND s.granularity = 'day'"
+    "  AND s.local_date = k.local_date"
+    " CROSS JOIN LATERAL (VALUES ('total', ''), ('channel', s.channel),"
+    "  ('event_type', s.event_type), ('event_id', s.event_id)) x (dimension, value)"
+    " GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+
+/*
+ * RFM scores (docs/query-and-customers.md): for every venue with a customer
+ * key, the quintiles of all its buying customers are computed again into
+ * agg_rfm (one customer's purchase can move any other's quintile), then
+ * customer_rfm and customer_rfm_counts are brought to them, writing only
+ * the rows that differ: a pass rewrites a few boundary customers, not the
+ * venue. The scores rank last_purchase, not the days since it, so they do
+ * not change with the calendar and need no daily refresh.
+ */
+#define KEY_VENUES "(SELECT DISTINCT venue_id FROM agg_k_customer)"
+
+static const char SQL_RFM_SCORES[] =
+    "INSERT INTO agg_rfm (venue_id, customer_hash, r, f, m)"
+    " SELECT c.venue_id, c.customer_hash,"
+    "  ntile(5) OVER (PARTITION BY c.venue_id ORDER BY c.last_purchase, c.customer_hash),"
+    "  ntile(5) OVER (PARTITION BY c.venue_id ORDER BY c.orders, c.customer_hash),"
+    "  ntile(5) OVER (PARTITION BY c.venue_id ORDER BY c.spend_cents - c.refund_cents, c.customer_hash)"
+    " FROM customer_stats c"
+    " WHERE c.venue_id IN " KEY_VENUES " AND c.last_purchase IS NOT NULL";
+
+static const char SQL_RFM_DEL[] =
+    "DELETE FROM customer_rfm t"
+    " WHERE t.venue_id IN " KEY_VENUES
+    "   AND NOT EXISTS (SELECT 1 FROM agg_rfm s"
+    "                    WHERE s.venue_id = t.venue_id AND s.customer_hash = t.customer_hash)";
+
+static const char SQL_RFM_MERGE[] =
+    "MERGE INTO customer_rfm t USING agg_rfm s"
+    " ON t.venue_id = s.venue_id AND t.customer_hash = s.customer_hash"
+    " WHEN MATCHED AND (t.r, t.f, t.m) IS DISTINCT FROM (s.r, s.f, s.m)"
+    "  THEN UPDATE SET r = s.r, f = s.f, m = s.m"
+    " WHEN NOT MATCHED THEN INSERT (venue_id, customer_hash, r, f, m)"
+    "  VALUES (s.venue_id, s.customer_hash, s.r, s.f, s.m)";
+
+static const char SQL_RFM_COUNTS_DEL[] =
+    "DELETE FROM customer_rfm_counts t"
+    " WHERE t.venue_id IN " KEY_VENUES
+    "   AND NOT EXISTS (SELECT 1 FROM agg_rfm s WHERE s.venue_id = t.venue_id"
+    "                    AND s.r = t.r AND s.f = t.f AND s.m = t.m)";
+
+static const char SQL_RFM_COUNTS_MERGE[] =
+    "MERGE INTO customer_rfm_counts t"
+    " USING (SELECT venue_id, r, f, m, count(*) AS customers FROM agg_rfm GROUP BY 1, 2, 3, 4) s"
+    " ON t.venue_id = s.venue_id AND t.r = s.r AND t.f = s.f AND t.m = s.m"
+    " WHEN MATCHED AND t.customers <> s.customers THEN UPDATE SET customers = s.customers"
+    " WHEN NOT MATCHED THEN INSERT (venue_id, r, f, m, customers)"
+    "  VALUES (s.venue_id, s.r, s.f, s.m, s.customers)";
 
 /*
  * The seed's tables, per venue-local day (keys of agg_k_day), recomputed
@@ -273,28 +408,23 @@ static const char SQL_INS_CATALOG[] =
  * repeated local hour fall in the same row. revenue = net cents / 100 as an
  * exact numeric(20,2); unique_customers = distinct purchasers.
  */
-#define LOCAL_DAY_ROWS                                                            \
-	" FROM agg_k_day k"                                                       \
-	" JOIN " RAW_WITH_LOCAL_DATE " r"                                         \
-	"  ON r.venue_id = k.venue_id AND r.local_date = k.local_date"           \
-	"  AND r.occurred_at >= (k.local_date::timestamp AT TIME ZONE k.tz)"      \
-	"  AND r.occurred_at < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)" \
-	" WHERE r.type IN " SALES_TYPES
-
 static const char SQL_DEL_VENUE_DAY[] =
     "DELETE FROM venue_analytics a USING agg_k_day k"
     " WHERE a.venue_id = k.venue_id AND a.date = k.local_date";
 
-static const char SQL_INS_VENUE_DAY[] =
-    "INSERT INTO venue_analytics (venue_id, date, hour, tickets_sold, revenue, unique_customers)"
-    " SELECT k.venue_id, k.local_date,"
-    "  extract(hour FROM r.occurred_at AT TIME ZONE k.tz)::integer,"  /* NULL in the () set */
-    "  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"
-    "  (coalesce(sum(r.revenue_cents), 0) / 100.0)::numeric(20,2),"
-    "  count(DISTINCT r.customer_hash) FILTER (WHERE " P ")"
-    LOCAL_DAY_ROWS
-    " GROUP BY k.venue_id, k.local_date, k.tz,"
-    "  GROUPING SETS ((), (extract(hour FROM r.occurred_at AT TIME ZONE k.tz)))";
+#define INS_VENUE_DAY(rows)                                                       \
+	"INSERT INTO venue_analytics (venue_id, date, hour, tickets_sold, revenue, unique_customers)" \
+	" SELECT k.venue_id, k.local_date,"                                       \
+	"  extract(hour FROM r.occurred_at AT TIME ZONE k.tz)::integer,"  /* NULL in the () set */ \
+	"  coalesce(sum(r.quantity) FILTER (WHERE " P "), 0),"                    \
+	"  (coalesce(sum(r.revenue_cents), 0) / 100.0)::numeric(20,2),"           \
+	"  count(DISTINCT r.customer_hash) FILTER (WHERE " P ")"                  \
+	" FROM agg_k_day k" rows                                                  \
+	" WHERE r.type IN " SALES_TYPES                                           \
+	" GROUP BY k.venue_id, k.local_date, k.tz,"                               \
+	"  GROUPING SETS ((), (extract(hour FROM r.occurred_at AT TIME ZONE k.tz)))"
+static const char SQL_INS_VENUE_DAY[] = INS_VENUE_DAY(DAY_ROWS_JOIN);
+static const char SQL_INS_VENUE_DAY_FEW[] = INS_VENUE_DAY(DAY_ROWS_FEW);
 
 /*
  * analytics_aggregations: per venue-local day, metric_type 'revenue' (net,
@@ -316,30 +446,32 @@ static const char SQL_DEL_AGGREGATION[] =
     "   AND a.period_start < ((k.local_date + 1)::timestamp AT TIME ZONE k.tz)"
     "   AND a.period_end > (k.local_date::timestamp AT TIME ZONE k.tz)";
 
-static const char SQL_INS_AGGREGATION[] =
-    "INSERT INTO analytics_aggregations (venue_id, metric_type, period_start, period_end,"
-    " granularity, data, summary)"
-    " WITH h AS ("
-    "   SELECT k.venue_id, k.local_date, k.tz,"
-    "          extract(hour FROM r.occurred_at AT TIME ZONE k.tz)::integer AS hour,"
-    "          coalesce(sum(r.quantity) FILTER (WHERE " P "), 0)::numeric AS tickets,"
-    "          (sum(r.revenue_cents) / 100.0)::numeric(20,2) AS revenue"
-    LOCAL_DAY_ROWS
-    "    GROUP BY 1, 2, 3, 4),"
-    " v AS ("
-    "   SELECT d.venue_id, d.local_date, d.tz, m.metric, g.hour,"
-    "          coalesce(CASE m.metric WHEN 'revenue' THEN h.revenue ELSE h.tickets END,"
-    "                   CASE m.metric WHEN 'revenue' THEN 0.00 ELSE 0 END) AS value"
-    "     FROM (SELECT DISTINCT venue_id, local_date, tz FROM h) d"
-    "     CROSS JOIN (VALUES ('revenue'), ('ticketSales')) m(metric)"
-    "     CROSS JOIN generate_series(0, 23) g(hour)"
-    "     LEFT JOIN h ON h.venue_id = d.venue_id AND h.local_date = d.local_date AND h.hour = g.hour)"
-    " SELECT venue_id, metric, (local_date::timestamp AT TIME ZONE tz),"
-    "  ((local_date + 1)::timestamp AT TIME ZONE tz), " DAY_GRANULARITY ","
-    "  jsonb_agg(jsonb_build_object('hour', hour, 'value', value) ORDER BY hour),"
-    "  jsonb_build_object('total', sum(value),"
-    "   'peakHour', (array_agg(hour ORDER BY value DESC, hour) FILTER (WHERE value > 0))[1])"
-    " FROM v GROUP BY venue_id, local_date, tz, metric";
+#define INS_AGGREGATION(rows) \
+	"INSERT INTO analytics_aggregations (venue_id, metric_type, period_start, period_end," \
+	" granularity, data, summary)" \
+	" WITH h AS (" \
+	"   SELECT k.venue_id, k.local_date, k.tz," \
+	"          extract(hour FROM r.occurred_at AT TIME ZONE k.tz)::integer AS hour," \
+	"          coalesce(sum(r.quantity) FILTER (WHERE " P "), 0)::numeric AS tickets," \
+	"          (sum(r.revenue_cents) / 100.0)::numeric(20,2) AS revenue" \
+	" FROM agg_k_day k" rows " WHERE r.type IN " SALES_TYPES \
+	"    GROUP BY 1, 2, 3, 4)," \
+	" v AS (" \
+	"   SELECT d.venue_id, d.local_date, d.tz, m.metric, g.hour," \
+	"          coalesce(CASE m.metric WHEN 'revenue' THEN h.revenue ELSE h.tickets END," \
+	"                   CASE m.metric WHEN 'revenue' THEN 0.00 ELSE 0 END) AS value" \
+	"     FROM (SELECT DISTINCT venue_id, local_date, tz FROM h) d" \
+	"     CROSS JOIN (VALUES ('revenue'), ('ticketSales')) m(metric)" \
+	"     CROSS JOIN generate_series(0, 23) g(hour)" \
+	"     LEFT JOIN h ON h.venue_id = d.venue_id AND h.local_date = d.local_date AND h.hour = g.hour)" \
+	" SELECT venue_id, metric, (local_date::timestamp AT TIME ZONE tz)," \
+	"  ((local_date + 1)::timestamp AT TIME ZONE tz), " DAY_GRANULARITY "," \
+	"  jsonb_agg(jsonb_build_object('hour', hour, 'value', value) ORDER BY hour)," \
+	"  jsonb_build_object('total', sum(value)," \
+	"   'peakHour', (array_agg(hour ORDER BY value DESC, hour) FILTER (WHERE value > 0))[1])" \
+	" FROM v GROUP BY venue_id, local_date, tz, metric"
+static const char SQL_INS_AGGREGATION[] = INS_AGGREGATION(DAY_ROWS_JOIN);
+static const char SQL_INS_AGGREGATION_FEW[] = INS_AGGREGATION(DAY_ROWS_FEW);
 
 static const char SQL_KEY_COUNTS[] =
     "SELECT (SELECT count(*) FROM agg_k_hour), (SELECT count(*) FROM agg_k_day),"
@@ -351,9 +483,12 @@ static const char SQL_KEY_COUNTS[] =
 enum {
 	S_K_HOUR_CHANGED, S_K_DAY_CHANGED, S_K_CUSTOMER_CHANGED, S_K_EVENT_CHANGED,
 	S_KEY_COUNTS,
-	S_DEL_HOUR, S_INS_HOUR, S_DEL_DAY, S_INS_DAY,
-	S_DEL_VENUE_DAY, S_INS_VENUE_DAY, S_DEL_AGGREGATION, S_INS_AGGREGATION, S_DEL_CUSTOMER, S_INS_CUSTOMER,
-	S_DEL_EVENT, S_INS_EVENT, S_DEL_CATALOG, S_INS_CATALOG,
+	S_DEL_HOUR, S_INS_HOUR, S_INS_HOUR_FEW, S_DEL_DAY, S_INS_DAY, S_INS_DAY_FEW,
+	S_DEL_DAILY, S_INS_DAILY, S_DEL_VENUE_DAY, S_INS_VENUE_DAY, S_INS_VENUE_DAY_FEW,
+	S_DEL_AGGREGATION, S_INS_AGGREGATION, S_INS_AGGREGATION_FEW,
+	S_DEL_CUSTOMER, S_INS_CUSTOMER, S_INS_CUSTOMER_FEW,
+	S_RFM_SCORES, S_RFM_DEL, S_RFM_MERGE, S_RFM_COUNTS_DEL, S_RFM_COUNTS_MERGE,
+	S_DEL_EVENT, S_INS_EVENT, S_INS_EVENT_FEW, S_DEL_CATALOG, S_INS_CATALOG, S_INS_CATALOG_FEW,
 };
 
 const agg_stmt rollup_stmts[] = {
@@ -364,18 +499,32 @@ const agg_stmt rollup_stmts[] = {
 	[S_KEY_COUNTS] = { "agg_key_counts", SQL_KEY_COUNTS, 0 },
 	[S_DEL_HOUR] = { "agg_del_hour", SQL_DEL_HOUR, 0 },
 	[S_INS_HOUR] = { "agg_ins_hour", SQL_INS_HOUR, 0 },
+	[S_INS_HOUR_FEW] = { "agg_ins_hour_few", SQL_INS_HOUR_FEW, 0 },
 	[S_DEL_DAY] = { "agg_del_day", SQL_DEL_DAY, 0 },
 	[S_INS_DAY] = { "agg_ins_day", SQL_INS_DAY, 0 },
+	[S_INS_DAY_FEW] = { "agg_ins_day_few", SQL_INS_DAY_FEW, 0 },
+	[S_DEL_DAILY] = { "agg_del_daily", SQL_DEL_DAILY, 0 },
+	[S_INS_DAILY] = { "agg_ins_daily", SQL_INS_DAILY, 0 },
 	[S_DEL_VENUE_DAY] = { "agg_del_venue_day", SQL_DEL_VENUE_DAY, 0 },
 	[S_INS_VENUE_DAY] = { "agg_ins_venue_day", SQL_INS_VENUE_DAY, 0 },
+	[S_INS_VENUE_DAY_FEW] = { "agg_ins_venue_day_few", SQL_INS_VENUE_DAY_FEW, 0 },
 	[S_DEL_AGGREGATION] = { "agg_del_aggregation", SQL_DEL_AGGREGATION, 0 },
 	[S_INS_AGGREGATION] = { "agg_ins_aggregation", SQL_INS_AGGREGATION, 0 },
+	[S_INS_AGGREGATION_FEW] = { "agg_ins_aggregation_few", SQL_INS_AGGREGATION_FEW, 0 },
 	[S_DEL_CUSTOMER] = { "agg_del_customer", SQL_DEL_CUSTOMER, 0 },
 	[S_INS_CUSTOMER] = { "agg_ins_customer", SQL_INS_CUSTOMER, 0 },
+	[S_INS_CUSTOMER_FEW] = { "agg_ins_customer_few", SQL_INS_CUSTOMER_FEW, 0 },
+	[S_RFM_SCORES] = { "agg_rfm_scores", SQL_RFM_SCORES, 0 },
+	[S_RFM_DEL] = { "agg_rfm_del", SQL_RFM_DEL, 0 },
+	[S_RFM_MERGE] = { "agg_rfm_merge", SQL_RFM_MERGE, 0 },
+	[S_RFM_COUNTS_DEL] = { "agg_rfm_counts_del", SQL_RFM_COUNTS_DEL, 0 },
+	[S_RFM_COUNTS_MERGE] = { "agg_rfm_counts_merge", SQL_RFM_COUNTS_MERGE, 0 },
 	[S_DEL_EVENT] = { "agg_del_event", SQL_DEL_EVENT, 0 },
 	[S_INS_EVENT] = { "agg_ins_event", SQL_INS_EVENT, 0 },
+	[S_INS_EVENT_FEW] = { "agg_ins_event_few", SQL_INS_EVENT_FEW, 0 },
 	[S_DEL_CATALOG] = { "agg_del_catalog", SQL_DEL_CATALOG, 0 },
 	[S_INS_CATALOG] = { "agg_ins_catalog", SQL_INS_CATALOG, 0 },
+	[S_INS_CATALOG_FEW] = { "agg_ins_catalog_few", SQL_INS_CATALOG_FEW, 0 },
 };
 const size_t rollup_nstmts = sizeof(rollup_stmts) / sizeof(rollup_stmts[0]);
 
@@ -383,7 +532,7 @@ tt_err
 rollup_conn_setup(PGconn *conn, char *err, size_t errlen)
 {
 	PGresult *res = NULL;
-	tt_err e = tt_db_exec(conn, "SELECT to_regclass('pg_temp.agg_k_event') IS NULL", 0, NULL,
+	tt_err e = tt_db_exec(conn, "SELECT to_regclass('" KEY_TABLES_LAST "') IS NULL", 0, NULL,
 	    &res, err, errlen);
 
 	if (e != TT_OK)
@@ -432,7 +581,8 @@ rollup_keys_range(PGconn *conn, const char *venue, const char *from,
 }
 
 tt_err
-rollup_recompute(PGconn *conn, rollup_counts *counts, char *err, size_t errlen)
+rollup_recompute(PGconn *conn, int64_t few_keys_max, rollup_counts *counts, char *err,
+    size_t errlen)
 {
 	PGresult *res = NULL;
 	int64_t n[4];
@@ -446,17 +596,30 @@ rollup_recompute(PGconn *conn, rollup_counts *counts, char *err, size_t errlen)
 			n[i] = 0;
 	}
 	PQclear(res);
-	/* DELETE then INSERT per kind; a kind without keys is skipped. */
-	static const struct { int first, last, kind; } steps[] = {
-		{ S_DEL_HOUR, S_INS_HOUR, 0 },
-		{ S_DEL_DAY, S_INS_AGGREGATION, 1 },  /* sales days, venue_analytics, aggregations */
-		{ S_DEL_CUSTOMER, S_INS_CUSTOMER, 2 },
-		{ S_DEL_EVENT, S_INS_CATALOG, 3 },
+	/*
+	 * Per kind of key, its statements in order; a kind without keys is
+	 * skipped. A step runs its "few" statement when the kind has at most
+	 * few_keys_max keys (the index lookups), its "many" one otherwise.
+	 */
+	static const struct {
+		int kind, nsteps;
+		struct { int many, few; } step[8];
+	} kinds[] = {
+		{ 0, 2, { { S_DEL_HOUR, S_DEL_HOUR }, { S_INS_HOUR, S_INS_HOUR_FEW } } },
+		{ 1, 8, { { S_DEL_DAY, S_DEL_DAY }, { S_INS_DAY, S_INS_DAY_FEW },
+		    { S_DEL_DAILY, S_DEL_DAILY }, { S_INS_DAILY, S_INS_DAILY },
+		    { S_DEL_VENUE_DAY, S_DEL_VENUE_DAY }, { S_INS_VENUE_DAY, S_INS_VENUE_DAY_FEW },
+		    { S_DEL_AGGREGATION, S_DEL_AGGREGATION }, { S_INS_AGGREGATION, S_INS_AGGREGATION_FEW } } },
+		{ 2, 7, { { S_DEL_CUSTOMER, S_DEL_CUSTOMER }, { S_INS_CUSTOMER, S_INS_CUSTOMER_FEW },
+		    { S_RFM_SCORES, S_RFM_SCORES }, { S_RFM_DEL, S_RFM_DEL }, { S_RFM_MERGE, S_RFM_MERGE },
+		    { S_RFM_COUNTS_DEL, S_RFM_COUNTS_DEL }, { S_RFM_COUNTS_MERGE, S_RFM_COUNTS_MERGE } } },
+		{ 3, 4, { { S_DEL_EVENT, S_DEL_EVENT }, { S_INS_EVENT, S_INS_EVENT_FEW },
+		    { S_DEL_CATALOG, S_DEL_CATALOG }, { S_INS_CATALOG, S_INS_CATALOG_FEW } } },
 	};
-	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
-		if (n[steps[i].kind] == 0)
-			continue;
-		for (int s = steps[i].first; s <= steps[i].last; s++) {
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		int64_t keys = n[kinds[i].kind];
+		for (int j = 0; keys > 0 && j < kinds[i].nsteps; j++) {
+			int s = keys <= few_keys_max ? kinds[i].step[j].few : kinds[i].step[j].many;
 			if ((e = agg_stmt_exec(conn, &rollup_stmts[s], NULL, NULL, err, errlen)) != TT_OK)
 				return e;
 		}
