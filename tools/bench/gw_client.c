@@ -33,7 +33,8 @@
  * gateway must not forward. Snapshots ("snapshot":true) are counted apart,
  * with the time from the subscribe request to their arrival.
  *
- * Phases: connect (at most --concurrency handshakes in flight), settle, read
+ * Phases: connect (at most --concurrency handshakes in flight), wait for
+ * every snapshot (15 s at most), settle, read
  * the server's VmRSS/Threads (--pid), warm-up (publish until one message
  * comes back: the server's SUB is connected), then one step per rate of
  * --rate/--ramp: publish for --seconds, wait up to --drain-ms until every
@@ -85,6 +86,7 @@
 #define OUT_MAX       (1024 * 1024)  /* unsent bytes per connection before it is failed */
 #define JSON_MAX      512            /* a metric message */
 #define WARMUP_MS     20000
+#define SNAPSHOT_WAIT_MS 15000       /* for the snapshots of every subscriber */
 #define SEC_NS        1000000000LL
 #define MS_NS         1000000LL
 
@@ -445,7 +447,7 @@ struct conn {
 	uint8_t  state;
 	bool     was_ready;
 	int64_t  t_start;          /* connect() called */
-	int64_t  t_sub;            /* subscribe sent (0: not yet, or snapshot seen) */
+	int64_t  t_sub;            /* subscribe sent (0: not yet) */
 	int64_t  last_seq[MT_COUNT];   /* last measured SEQ received, per metric */
 	uint8_t *in;               /* bytes of an incomplete frame or head */
 	uint32_t in_len, in_cap;
@@ -959,7 +961,6 @@ on_metric(struct run *r, struct conn *c, const char *json, size_t n, int64_t now
 		r->snapshots++;
 		if (c->t_sub != 0)
 			hist_add(&r->snap_hist, (uint64_t)(now - c->t_sub) / 1000);
-		c->t_sub = 0;
 		if (c->state == ST_SUBSCRIBING && !r->o->ack)
 			conn_set_ready(r, c, now);
 		return;
@@ -1841,14 +1842,20 @@ main(int argc, char **argv)
 	    o.clients, ready, ready > 0 ? connect_s : 0.0, connect_s > 0 ? ready / connect_s : 0.0,
 	    hist_ms(&r->hs_hist, 0.5), hist_ms(&r->hs_hist, 0.99), (double)r->hs_hist.max_us / 1000.0,
 	    listen_overflows() - overflows0);
+	/* every subscriber's snapshot (one per metric), then a pause */
+	int64_t snap_deadline = now_ns() + SNAPSHOT_WAIT_MS * MS_NS;
+	while (o.mode != MODE_RAW && r->snapshots < (uint64_t)(ready * o.nmetrics) &&
+	    now_ns() < snap_deadline && !stop_flag)
+		loop_once(r, 10);
 	pump(r, o.settle_ms);
 	struct procinfo after = proc_read(o.pid);
 	struct gwstats gconn = gw_scrape(r);
 	if (gconn.connections >= 0)
 		printf("gateway connections_gauge=%.0f\n", gconn.connections);
-	if (r->snap_hist.n > 0)
-		printf("snapshot received=%" PRIu64 " after_subscribe_p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-		    r->snap_hist.n, hist_ms(&r->snap_hist, 0.5), hist_ms(&r->snap_hist, 0.99),
+	if (o.mode != MODE_RAW)
+		printf("snapshot received=%" PRIu64 " expected=%d after_subscribe_p50_ms=%.2f"
+		    " p99_ms=%.2f max_ms=%.2f\n", r->snap_hist.n, ready * o.nmetrics,
+		    hist_ms(&r->snap_hist, 0.5), hist_ms(&r->snap_hist, 0.99),
 		    (double)r->snap_hist.max_us / 1000.0);
 	if (o.pid > 0)
 		printf("server pid=%d rss_before_kib=%ld rss_after_kib=%ld per_conn_kib=%.1f"
