@@ -16,7 +16,7 @@
 --    revenue summary, custom queries over at most one dimension) read a few
 --    rows per date instead of every (show x channel x type) row.
 -- 3. customer_rfm and customer_rfm_counts: the RFM quintile scores of each
---    buying customer of a venue and the number of customers per score
+--    buying customer of a venue and the venue's number of customers per score
 --    triple, kept by the aggregator whenever a venue's customer_stats change.
 --    The scores rank last_purchase itself, not the days since it, so they
 --    do not move with the calendar; only the recency in days does, and
@@ -32,10 +32,15 @@
 CREATE INDEX raw_events_venue_time ON raw_events (venue_id, occurred_at)
   WHERE type IN ('ticket.purchased', 'ticket.refunded');
 
+-- Covering (INCLUDE): a customer's or a show's figures are read from the
+-- index alone (index-only scans, where the visibility map allows), not from
+-- one heap page per raw row; a popular show has thousands of them.
 CREATE INDEX raw_events_venue_customer ON raw_events (venue_id, customer_hash)
+  INCLUDE (type, occurred_at, quantity, revenue_cents)
   WHERE type IN ('ticket.purchased', 'ticket.refunded') AND customer_hash IS NOT NULL;
 
 CREATE INDEX raw_events_venue_show ON raw_events (venue_id, event_id, type)
+  INCLUDE (occurred_at, quantity, revenue_cents)
   WHERE type IN ('ticket.purchased', 'ticket.refunded', 'event.created', 'event.updated')
     AND event_id IS NOT NULL;
 
@@ -80,13 +85,12 @@ CREATE TABLE customer_rfm (
   PRIMARY KEY (venue_id, customer_hash)
 );
 
+-- The number of customers per score triple, one row per venue with a buying
+-- customer: customers[1 + (r - 1) * 25 + (f - 1) * 5 + (m - 1)], 125 cells
+-- (one row is one page read; a row per triple was up to 125).
 CREATE TABLE customer_rfm_counts (
-  venue_id   varchar(64) NOT NULL,
-  r          smallint    NOT NULL,
-  f          smallint    NOT NULL,
-  m          smallint    NOT NULL,
-  customers  bigint      NOT NULL CHECK (customers > 0),
-  PRIMARY KEY (venue_id, r, f, m)
+  venue_id   varchar(64) PRIMARY KEY,
+  customers  integer[]   NOT NULL CHECK (cardinality(customers) = 125)
 );
 
 INSERT INTO customer_rfm (venue_id, customer_hash, r, f, m)
@@ -97,7 +101,12 @@ SELECT venue_id, customer_hash,
   FROM customer_stats
  WHERE last_purchase IS NOT NULL;
 
-INSERT INTO customer_rfm_counts (venue_id, r, f, m, customers)
-SELECT venue_id, r, f, m, count(*) FROM customer_rfm GROUP BY 1, 2, 3, 4;
+INSERT INTO customer_rfm_counts (venue_id, customers)
+SELECT v.venue_id, array_agg(coalesce(c.n, 0) ORDER BY g.i)
+  FROM (SELECT DISTINCT venue_id FROM customer_rfm) v
+ CROSS JOIN generate_series(1, 125) g (i)
+  LEFT JOIN (SELECT venue_id, 1 + (r - 1) * 25 + (f - 1) * 5 + (m - 1) AS i, count(*)::integer AS n
+               FROM customer_rfm GROUP BY 1, 2) c ON c.venue_id = v.venue_id AND c.i = g.i
+ GROUP BY v.venue_id;
 
 CREATE INDEX customer_stats_venue_last ON customer_stats (venue_id, last_purchase);

@@ -385,19 +385,25 @@ static const char SQL_RFM_MERGE[] =
     " WHEN NOT MATCHED THEN INSERT (venue_id, customer_hash, r, f, m)"
     "  VALUES (s.venue_id, s.customer_hash, s.r, s.f, s.m)";
 
+/*
+ * customer_rfm_counts: one row per venue with a buying customer, the 125
+ * counts of its score triples in cell 1 + (r - 1) * 25 + (f - 1) * 5 + (m - 1).
+ */
 static const char SQL_RFM_COUNTS_DEL[] =
     "DELETE FROM customer_rfm_counts t"
     " WHERE t.venue_id IN " KEY_VENUES
-    "   AND NOT EXISTS (SELECT 1 FROM agg_rfm s WHERE s.venue_id = t.venue_id"
-    "                    AND s.r = t.r AND s.f = t.f AND s.m = t.m)";
+    "   AND NOT EXISTS (SELECT 1 FROM agg_rfm s WHERE s.venue_id = t.venue_id)";
 
-static const char SQL_RFM_COUNTS_MERGE[] =
-    "MERGE INTO customer_rfm_counts t"
-    " USING (SELECT venue_id, r, f, m, count(*) AS customers FROM agg_rfm GROUP BY 1, 2, 3, 4) s"
-    " ON t.venue_id = s.venue_id AND t.r = s.r AND t.f = s.f AND t.m = s.m"
-    " WHEN MATCHED AND t.customers <> s.customers THEN UPDATE SET customers = s.customers"
-    " WHEN NOT MATCHED THEN INSERT (venue_id, r, f, m, customers)"
-    "  VALUES (s.venue_id, s.r, s.f, s.m, s.customers)";
+static const char SQL_RFM_COUNTS_PUT[] =
+    "INSERT INTO customer_rfm_counts AS t (venue_id, customers)"
+    " SELECT v.venue_id, array_agg(coalesce(c.n, 0) ORDER BY g.i)"
+    " FROM (SELECT DISTINCT venue_id FROM agg_rfm) v"
+    " CROSS JOIN generate_series(1, 125) g (i)"
+    " LEFT JOIN (SELECT venue_id, 1 + (r - 1) * 25 + (f - 1) * 5 + (m - 1) AS i, count(*)::integer AS n"
+    "  FROM agg_rfm GROUP BY 1, 2) c ON c.venue_id = v.venue_id AND c.i = g.i"
+    " GROUP BY v.venue_id"
+    " ON CONFLICT (venue_id) DO UPDATE SET customers = EXCLUDED.customers"
+    "  WHERE t.customers IS DISTINCT FROM EXCLUDED.customers";
 
 /*
  * The seed's tables, per venue-local day (keys of agg_k_day), recomputed
@@ -487,7 +493,7 @@ enum {
 	S_DEL_DAILY, S_INS_DAILY, S_DEL_VENUE_DAY, S_INS_VENUE_DAY, S_INS_VENUE_DAY_FEW,
 	S_DEL_AGGREGATION, S_INS_AGGREGATION, S_INS_AGGREGATION_FEW,
 	S_DEL_CUSTOMER, S_INS_CUSTOMER, S_INS_CUSTOMER_FEW,
-	S_RFM_SCORES, S_RFM_DEL, S_RFM_MERGE, S_RFM_COUNTS_DEL, S_RFM_COUNTS_MERGE,
+	S_RFM_SCORES, S_RFM_DEL, S_RFM_MERGE, S_RFM_COUNTS_DEL, S_RFM_COUNTS_PUT,
 	S_DEL_EVENT, S_INS_EVENT, S_INS_EVENT_FEW, S_DEL_CATALOG, S_INS_CATALOG, S_INS_CATALOG_FEW,
 };
 
@@ -518,7 +524,7 @@ const agg_stmt rollup_stmts[] = {
 	[S_RFM_DEL] = { "agg_rfm_del", SQL_RFM_DEL, 0 },
 	[S_RFM_MERGE] = { "agg_rfm_merge", SQL_RFM_MERGE, 0 },
 	[S_RFM_COUNTS_DEL] = { "agg_rfm_counts_del", SQL_RFM_COUNTS_DEL, 0 },
-	[S_RFM_COUNTS_MERGE] = { "agg_rfm_counts_merge", SQL_RFM_COUNTS_MERGE, 0 },
+	[S_RFM_COUNTS_PUT] = { "agg_rfm_counts_put", SQL_RFM_COUNTS_PUT, 0 },
 	[S_DEL_EVENT] = { "agg_del_event", SQL_DEL_EVENT, 0 },
 	[S_INS_EVENT] = { "agg_ins_event", SQL_INS_EVENT, 0 },
 	[S_INS_EVENT_FEW] = { "agg_ins_event_few", SQL_INS_EVENT_FEW, 0 },
@@ -612,7 +618,7 @@ rollup_recompute(PGconn *conn, int64_t few_keys_max, rollup_counts *counts, char
 		    { S_DEL_AGGREGATION, S_DEL_AGGREGATION }, { S_INS_AGGREGATION, S_INS_AGGREGATION_FEW } } },
 		{ 2, 7, { { S_DEL_CUSTOMER, S_DEL_CUSTOMER }, { S_INS_CUSTOMER, S_INS_CUSTOMER_FEW },
 		    { S_RFM_SCORES, S_RFM_SCORES }, { S_RFM_DEL, S_RFM_DEL }, { S_RFM_MERGE, S_RFM_MERGE },
-		    { S_RFM_COUNTS_DEL, S_RFM_COUNTS_DEL }, { S_RFM_COUNTS_MERGE, S_RFM_COUNTS_MERGE } } },
+		    { S_RFM_COUNTS_DEL, S_RFM_COUNTS_DEL }, { S_RFM_COUNTS_PUT, S_RFM_COUNTS_PUT } } },
 		{ 3, 4, { { S_DEL_EVENT, S_DEL_EVENT }, { S_INS_EVENT, S_INS_EVENT_FEW },
 		    { S_DEL_CATALOG, S_DEL_CATALOG }, { S_INS_CATALOG, S_INS_CATALOG_FEW } } },
 	};

@@ -2,7 +2,7 @@
 // aggregator keeps beside its rollups, for query-api's reads:
 // sales_daily (the day rows summed per venue-local date and dimension),
 // customer_rfm (each buying customer's RFM quintiles) and
-// customer_rfm_counts (customers per score triple).
+// customer_rfm_counts (per venue, its customers per score triple).
 //
 // Once per dataset seed (TT_E2E_SEEDS, lib/seeds.mjs), a dataset drawn from
 // it (lib/datasets.mjs: three venues in seeded zones, one with a DST change,
@@ -41,7 +41,7 @@ const TABLES = [
   ['sales_daily', 'x::text', 'venue_id, dimension, local_date, value'],
   ['customer_stats', 'x::text', 'venue_id, customer_hash'],
   ['customer_rfm', 'x::text', 'venue_id, customer_hash'],
-  ['customer_rfm_counts', 'x::text', 'venue_id, r, f, m'],
+  ['customer_rfm_counts', 'x::text', 'venue_id'],
   ['event_stats', 'x::text', 'venue_id, event_id'],
   ['event_catalog', 'x::text', 'venue_id, event_id'],
   ['venue_analytics', 'ROW(venue_id, date, hour, tickets_sold, revenue, unique_customers)::text', 'venue_id, date, hour NULLS FIRST'],
@@ -140,7 +140,13 @@ async function rfmModel(pool, like) {
 
 async function rfmStored(pool, like) {
   const s = await pool.query('SELECT venue_id, customer_hash, r, f, m, xmin::text AS xmin FROM customer_rfm WHERE venue_id LIKE $1', [like]);
-  const c = await pool.query('SELECT venue_id, r, f, m, customers::text AS n FROM customer_rfm_counts WHERE venue_id LIKE $1', [like]);
+  // One row per venue: the count of (r, f, m) in cell 1 + (r - 1) * 25 + (f - 1) * 5 + (m - 1), 125 cells.
+  const c = await pool.query(`
+    SELECT c.venue_id, (u.i - 1) / 25 + 1 AS r, (u.i - 1) / 5 % 5 + 1 AS f, (u.i - 1) % 5 + 1 AS m, u.n::text AS n
+      FROM customer_rfm_counts c, unnest(c.customers) WITH ORDINALITY u (n, i)
+     WHERE c.venue_id LIKE $1 AND u.n > 0`, [like]);
+  const cells = await pool.query('SELECT count(*)::int AS bad FROM customer_rfm_counts WHERE venue_id LIKE $1 AND cardinality(customers) <> 125', [like]);
+  assert.equal(cells.rows[0].bad, 0, 'every counts row has 125 cells');
   return {
     scores: new Map(s.rows.map((r) => [`${r.venue_id}|${r.customer_hash}`, `${r.r},${r.f},${r.m}`])),
     xmin: new Map(s.rows.map((r) => [`${r.venue_id}|${r.customer_hash}`, r.xmin])),
