@@ -12,6 +12,12 @@
  * PENDING_SLOTS misses) is not stored: it could not prove how old its data
  * is.
  *
+ * A request with "Cache-Control: no-cache" wants an answer computed now
+ * (RFC 9111 5.2.1.4: a stored response is not to be used without
+ * validation): its get reads only the venue's data version, never the
+ * entry, so the answer is computed from the rollups and its put refreshes
+ * the entry. Such gets are not counted in cache_requests_total.
+ *
  * The HMAC key is CACHE_SECRET, read once from the environment (the same
  * tt_config_load main() ran). Redis is the per-thread connection. Redis
  * down: every get is a miss and every put a no-op; requests never fail
@@ -19,14 +25,17 @@
  */
 #include "qapi.h"
 
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tt/cache.h"
 #include "tt/log.h"
 #include "tt/redis.h"
+#include "tt/strparse.h"
 
 static tt_config cache_cfg;
 static bool cache_enabled;
@@ -62,8 +71,47 @@ cache_init(void)
 	cache_enabled = true;
 }
 
+/* Whether the request's Cache-Control names the no-cache directive. */
+static bool
+wants_fresh(const tt_http_req *req)
+{
+	const char *v = req != NULL ? tt_http_header(req, "Cache-Control") : NULL;
+
+	for (size_t n = 0; v != NULL && *v != '\0'; v += n) {
+		v += strspn(v, " \t,");
+		n = strcspn(v, ",");
+		size_t t = n;
+		while (t > 0 && (v[t - 1] == ' ' || v[t - 1] == '\t'))
+			t--;
+		if (t == 8 && strncasecmp(v, "no-cache", 8) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The venue's data version (missing = 0), -1 when Redis does not answer. */
+static int64_t
+venue_version(const char *venue)
+{
+	char key[TT_CACHE_KEY_MAX];
+	const char *argv[2] = { "GET", key };
+	redisReply *rep = NULL;
+	int64_t v = -1;
+
+	if (tt_cache_version_key(key, sizeof(key), venue) != TT_OK ||
+	    tt_redis_cmd(tt_redis_thread(), &rep, 2, argv, NULL, NULL, 0) != TT_OK)
+		return -1;
+	if (rep->type == REDIS_REPLY_NIL)
+		v = 0;
+	else if (rep->type == REDIS_REPLY_STRING &&
+	    tt_parse_i64(rep->str, rep->len, 0, INT64_MAX, &v) != TT_OK)
+		v = -1;
+	freeReplyObject(rep);
+	return v;
+}
+
 char *
-qapi_cache_get(const char *type, const char *venue, const char *ident)
+qapi_cache_get(const tt_http_req *req, const char *type, const char *venue, const char *ident)
 {
 	char *json = NULL;
 	int64_t version = -1;
@@ -71,10 +119,16 @@ qapi_cache_get(const char *type, const char *venue, const char *ident)
 	pthread_once(&cache_once, cache_init);
 	if (!cache_enabled)
 		return NULL;
-	tt_cache_result r = tt_cache_get(tt_redis_thread(), cache_cfg.cache_secret,
-	    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version);
-	if (r == TT_CACHE_HIT || version < 0)
-		return json;   /* a hit, or Redis did not answer: nothing to put later */
+	if (wants_fresh(req)) {
+		version = venue_version(venue);
+	} else {
+		tt_cache_result r = tt_cache_get(tt_redis_thread(), cache_cfg.cache_secret,
+		    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version);
+		if (r == TT_CACHE_HIT)
+			return json;
+	}
+	if (version < 0)
+		return NULL;   /* Redis did not answer: nothing to put later */
 	char key[TT_CACHE_KEY_MAX];
 	if (tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK)
 		return NULL;

@@ -49,14 +49,17 @@ tt_err routes_customers_register(tt_http_server *srv, qapi_ctx *ctx);  /* segmen
  * Call put on the same thread after the get of the same key that missed,
  * as cache-aside does: the put stores the answer under the venue's data
  * version that get saw, and only if no new data landed since (a put with
- * no such get is not stored). docs/cache.md has the design.
+ * no such get is not stored). get misses whenever req carries
+ * "Cache-Control: no-cache" (req may be NULL), so that the answer is
+ * computed and its put refreshes the entry. docs/cache.md has the design.
  */
 #define QAPI_TTL_REAL_TIME        5
 #define QAPI_TTL_METRICS          60
 #define QAPI_TTL_INSIGHTS         300
 #define QAPI_TTL_CUSTOMER_PROFILE 3600
 #define QAPI_TTL_DASHBOARD        120
-char *qapi_cache_get(const char *type, const char *venue, const char *ident);
+char *qapi_cache_get(const tt_http_req *req, const char *type, const char *venue,
+    const char *ident);
 void qapi_cache_put(const char *type, const char *venue, const char *ident,
     const char *json, int ttl_s);
 

@@ -33,6 +33,17 @@ typedef enum {
 	RFM_LOST,
 } rfm_segment;
 
+/*
+ * The venue's ($1) customers per score triple, as rows (r, f, m, customers)
+ * with customers > 0, from customer_rfm_counts: the aggregator keeps one row
+ * per venue there, the 125 counts in cell 1 + (r - 1) * 25 + (f - 1) * 5 +
+ * (m - 1) of an array (docs/aggregator.md).
+ */
+#define RFM_SQL_TRIPLES                                                               \
+	"SELECT (u.i - 1) / 25 + 1 AS r, (u.i - 1) / 5 % 5 + 1 AS f, (u.i - 1) % 5 + 1 AS m," \
+	" u.n AS customers FROM customer_rfm_counts c,"                                   \
+	" unnest(c.customers) WITH ORDINALITY u (n, i) WHERE c.venue_id = $1 AND u.n > 0"
+
 /* "Champions", "Loyal Customers", ...; NULL for a value out of range. */
 const char *rfm_segment_name(rfm_segment s);
 

@@ -11,9 +11,15 @@
  * admin names one with ?venueId= (qapi_resolve_venue, as the realtime
  * summary). Dates are the venue's: venues.timezone, UTC without a row.
  *
+ * What each reads: day-level answers the aggregator's sales_daily (the day
+ * rows of sales_rollups already summed per local date, and per channel,
+ * event type or show), 24h the hour rows of sales_rollups, segments
+ * customer_rfm_counts; each answer is one or two statements over a few
+ * rows per date, whatever the number of shows, channels and customers.
+ *
  * Definitions (the contract the tests check against raw_events):
- *   - revenue is net: gross purchases minus refunds (sales_rollups
- *     net_cents, event_stats gross - refund), summed as int64 cents in SQL
+ *   - revenue is net: gross purchases minus refunds (net_cents of the
+ *     rollups, event_stats gross - refund), summed as int64 cents in SQL
  *     and printed with tt_money_format, never through a double;
  *   - period 24h = the 24 UTC hour buckets ending with the current one;
  *     7d/30d/90d = the last N venue-local dates, today included;
@@ -25,13 +31,14 @@
  *     exact from an all-time rollup, with no raw scan;
  *   - customerSegments: the venue's buying customers per RFM segment, all
  *     time, the same figures and shape as GET /analytics/customers/segments
- *     (ntile(5) quintiles over customer_stats, named by rfm.h);
+ *     (ntile(5) quintiles over customer_stats, kept by the aggregator in
+ *     customer_rfm_counts, named by rfm.h);
  *   - realtime is today's Redis counters (UTC day), Postgres copy when
  *     Redis is down: the same source as /analytics/realtime/summary. It
  *     is read on every request, never cached with the rest;
  *   - revenue summary: the local dates of startDate and endDate (a bare date
  *     or a date-time without offset is local; a date-time with offset is
- *     converted to the venue's zone), 1 to 366 dates, daily rollups. Channel / event type '' is
+ *     converted to the venue's zone), 1 to 366 dates, sales_daily. Channel / event type '' is
  *     "unknown". percentage = revenue / total with two decimals rounded
  *     half away from zero ("33.33%", "0.00%" when the total is 0);
  *   - projection: totalDays = dates in the range, elapsedDays = dates up to
@@ -47,7 +54,8 @@
  *
  * Answers go through qapi_cache_get/put (types "dashboard", "revenue",
  * "events"; identifiers are the normalised parameters; TTLs
- * QAPI_TTL_DASHBOARD and QAPI_TTL_METRICS). X-Cache says HIT or MISS.
+ * QAPI_TTL_DASHBOARD and QAPI_TTL_METRICS). X-Cache says HIT or MISS;
+ * Cache-Control: no-cache asks for a MISS (computed, entry refreshed).
  */
 #include "qapi.h"
 #include "rfm.h"
@@ -73,8 +81,8 @@
 
 __extension__ typedef __int128 i128;
 
-/* The venue's zone, "UTC" without a venues row. */
-#define SQL_TZ "(SELECT coalesce((SELECT timezone FROM venues WHERE venue_id = $1), 'UTC') AS tz)"
+/* The venue's zone, "UTC" without a venues row (OFFSET 0: looked up once, not per use). */
+#define SQL_TZ "(SELECT coalesce((SELECT timezone FROM venues WHERE venue_id = $1), 'UTC') AS tz OFFSET 0)"
 #define SQL_ISO(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* ---------------------------------------------------------------- helpers */
@@ -163,7 +171,7 @@ analytics_begin(tt_http_req *req, char venue[TT_AUTH_VENUE_MAX])
 static bool
 cache_answer(tt_http_req *req, const char *type, const char *venue, const char *ident)
 {
-	char *hit = qapi_cache_get(type, venue, ident);
+	char *hit = qapi_cache_get(req, type, venue, ident);
 
 	if (hit == NULL)
 		return false;
@@ -207,57 +215,69 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
 
 /* -------------------------------------------------------------- dashboard */
 
-/* The period's bounds: dates for days, hour instants for 24h. */
+/*
+ * The rollup part of a dashboard is one statement (one round trip, one
+ * plan, one transaction instead of five), whose rows are tagged by kind in
+ * column 0 and ordered by kind, then column 1:
+ *   'c' chart points:       -, label, net cents, tickets (oldest first)
+ *   'p' the period:         -, tz, start instant, end instant
+ *   's' RFM score triples:  -, r, f, m, customers (rfm.h; customer_rfm_counts,
+ *                           kept by the aggregator with customer_stats)
+ *   't' the ten best shows: rank, id, name, tickets, net cents
+ *   'u' customers who bought in the period: -, count
+ * CTE p holds the period: its first and last bucket b0, b1 (dates for days,
+ * hour instants for 24h) and its bounds as instants t0, t1.
+ */
+#define DASH_ROW(kind, seq, a, b, c, d)                                               \
+	"SELECT '" kind "', " seq ", (" a ")::text, (" b ")::text, (" c ")::text, (" d ")::text"
+#define DASH_COMMON                                                                    \
+	" UNION ALL " DASH_ROW("p", "0", "p.tz", SQL_ISO("p.t0"), SQL_ISO("p.t1"), "NULL") " FROM p" \
+	" UNION ALL " DASH_ROW("u", "0", "count(*)", "NULL", "NULL", "NULL")             \
+	" FROM customer_stats c, p WHERE c.venue_id = $1"                                \
+	" AND c.last_purchase >= p.t0 AND c.last_purchase < p.t1"                       \
+	" UNION ALL " DASH_ROW("s", "0", "s.r", "s.f", "s.m", "s.customers")             \
+	" FROM (" RFM_SQL_TRIPLES ") s"                                                 \
+	" ORDER BY 1, 2"
+/* The ten best shows of rows r (a FROM ... WHERE), named from the catalog. */
+#define DASH_TOP(show, rows)                                                           \
+	" UNION ALL " DASH_ROW("t", "row_number() OVER (ORDER BY t.net DESC, t.tickets DESC, t.event_id)", \
+	    "t.event_id", "c.name", "t.tickets", "t.net")                                \
+	" FROM (SELECT " show " AS event_id, sum(r.tickets_sold) AS tickets, sum(r.net_cents) AS net" \
+	" FROM " rows " AND " show " <> '' GROUP BY 1 ORDER BY net DESC, tickets DESC, 1 LIMIT 10) t" \
+	" LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id"
+
+/*
+ * $2 local dates ending today: the chart from the one 'total' row per date
+ * of sales_daily, the shows from its 'event_id' rows.
+ */
 static const char SQL_DASH_DAYS[] =
-    "SELECT z.tz, (d.today - ($2::int - 1))::text, d.today::text, "
-    SQL_ISO("(d.today - ($2::int - 1))::timestamp AT TIME ZONE z.tz") ", "
-    SQL_ISO("(d.today + 1)::timestamp AT TIME ZONE z.tz")
-    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d";
+    "WITH p AS (SELECT z.tz, d.today - ($2::int - 1) AS b0, d.today AS b1,"
+    " (d.today - ($2::int - 1))::timestamp AT TIME ZONE z.tz AS t0,"
+    " (d.today + 1)::timestamp AT TIME ZONE z.tz AS t1"
+    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d) "
+    DASH_ROW("c", "i", "p.b0 + i", "coalesce(r.net_cents, 0)", "coalesce(r.tickets_sold, 0)", "NULL")
+    " FROM p CROSS JOIN generate_series(0, p.b1 - p.b0) i"
+    " LEFT JOIN (SELECT r.local_date, r.net_cents, r.tickets_sold FROM sales_daily r, p"
+    "  WHERE r.venue_id = $1 AND r.dimension = 'total' AND r.local_date BETWEEN p.b0 AND p.b1"
+    "  AND r.value = '') r ON r.local_date = p.b0 + i"
+    DASH_TOP("r.value", "sales_daily r, p WHERE r.venue_id = $1 AND r.dimension = 'event_id'"
+    " AND r.local_date BETWEEN p.b0 AND p.b1")
+    DASH_COMMON;
+
+/* The 24 UTC hours ending with the current one, from the hour rows of sales_rollups. */
 static const char SQL_DASH_HOURS[] =
-    "SELECT z.tz, " SQL_ISO("h.hr - interval '23 hours'") ", " SQL_ISO("h.hr") ", "
-    SQL_ISO("h.hr - interval '23 hours'") ", " SQL_ISO("h.hr + interval '1 hour'")
-    " FROM " SQL_TZ " z, "
-    "LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h";
-
-/* Chart points (date, net cents, tickets) over [$2, $3], zeros included. */
-static const char SQL_CHART_DAYS[] =
-    "SELECT ($2::date + i)::text, coalesce(sum(r.net_cents), 0)::text, "
-    "coalesce(sum(r.tickets_sold), 0)::text "
-    "FROM generate_series(0, $3::date - $2::date) i "
-    "LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'day' "
-    "AND r.local_date = $2::date + i GROUP BY i ORDER BY i";
-static const char SQL_CHART_HOURS[] =
-    "SELECT " SQL_ISO("b") ", coalesce(sum(r.net_cents), 0)::text, "
-    "coalesce(sum(r.tickets_sold), 0)::text "
-    "FROM generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') b "
-    "LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour' AND r.bucket = b "
-    "GROUP BY b ORDER BY b";
-
-/* The ten best shows, aggregated first, then named from the catalog. */
-#define SQL_TOP(filter)                                                              \
-	"SELECT t.event_id, c.name, t.tickets::text, t.net::text FROM ("                   \
-	"SELECT r.event_id, sum(r.tickets_sold) AS tickets, sum(r.net_cents) AS net "     \
-	"FROM sales_rollups r WHERE r.venue_id = $1 AND " filter " AND r.event_id <> '' " \
-	"GROUP BY r.event_id ORDER BY net DESC, tickets DESC, r.event_id LIMIT 10) t "    \
-	"LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id "       \
-	"ORDER BY t.net DESC, t.tickets DESC, t.event_id"
-static const char SQL_TOP_DAYS[] =
-    SQL_TOP("r.granularity = 'day' AND r.local_date BETWEEN $2::date AND $3::date");
-static const char SQL_TOP_HOURS[] =
-    SQL_TOP("r.granularity = 'hour' AND r.bucket BETWEEN $2::timestamptz AND $3::timestamptz");
-
-/* RFM score triples and their customer counts (see rfm.h for the scores). */
-static const char SQL_SEGMENTS[] =
-    "SELECT r::text, f::text, m::text, count(*)::text FROM (SELECT "
-    "ntile(5) OVER (ORDER BY last_purchase, customer_hash) AS r, "
-    "ntile(5) OVER (ORDER BY orders, customer_hash) AS f, "
-    "ntile(5) OVER (ORDER BY spend_cents - refund_cents, customer_hash) AS m "
-    "FROM customer_stats WHERE venue_id = $1 AND last_purchase IS NOT NULL) q "
-    "GROUP BY 1, 2, 3";
-
-static const char SQL_CUSTOMERS[] =
-    "SELECT count(*)::text FROM customer_stats WHERE venue_id = $1 "
-    "AND last_purchase >= $2::timestamptz AND last_purchase < $3::timestamptz";
+    "WITH p AS (SELECT z.tz, h.hr - interval '23 hours' AS b0, h.hr AS b1,"
+    " h.hr - interval '23 hours' AS t0, h.hr + interval '1 hour' AS t1"
+    " FROM " SQL_TZ " z,"
+    " LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h) "
+    DASH_ROW("c", "i", SQL_ISO("p.b0 + i * interval '1 hour'"), "coalesce(sum(r.net_cents), 0)",
+    "coalesce(sum(r.tickets_sold), 0)", "NULL")
+    " FROM p CROSS JOIN generate_series(0, 23) i"
+    " LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"
+    " AND r.bucket = p.b0 + i * interval '1 hour' GROUP BY i, p.b0"
+    DASH_TOP("r.event_id", "sales_rollups r, p WHERE r.venue_id = $1 AND r.granularity = 'hour'"
+    " AND r.bucket BETWEEN p.b0 AND p.b1")
+    DASH_COMMON;
 
 static int
 period_days(const char *p)
@@ -271,15 +291,20 @@ period_days(const char *p)
 	return -1;
 }
 
+/* The rows of one kind in a dashboard result: [first, end). */
+typedef struct {
+	int first, end;
+} dash_rows;
+
 /* [{segment, customers, percentage}] of every segment, in rfm.h order. */
 static void
-segments_put(tt_strbuf *b, const PGresult *res, bool *bad)
+segments_put(tt_strbuf *b, const PGresult *res, dash_rows rows, bool *bad)
 {
 	int64_t count[RFM_SEGMENTS] = { 0 }, total = 0;
 
-	for (int i = 0; i < PQntuples(res); i++) {
-		int64_t r = col_i64(res, i, 0, bad), f = col_i64(res, i, 1, bad);
-		int64_t m = col_i64(res, i, 2, bad), n = col_i64(res, i, 3, bad);
+	for (int i = rows.first; i < rows.end; i++) {
+		int64_t r = col_i64(res, i, 2, bad), f = col_i64(res, i, 3, bad);
+		int64_t m = col_i64(res, i, 4, bad), n = col_i64(res, i, 5, bad);
 		rfm_segment sg;
 		if (!rfm_segment_of((int)r, (int)f, (int)m, &sg)) {
 			*bad = true;
@@ -299,16 +324,85 @@ segments_put(tt_strbuf *b, const PGresult *res, bool *bad)
 	tt_strbuf_putc(b, ']');
 }
 
+/* A 't' row: {eventId, name, ticketsSold, revenue}. */
 static void
 event_item_put(tt_strbuf *b, const PGresult *res, int row, bool *bad)
 {
 	tt_strbuf_puts(b, "{\"eventId\":");
-	col_str_put(b, res, row, 0);
+	col_str_put(b, res, row, 2);
 	tt_strbuf_puts(b, ",\"name\":");
-	col_str_put(b, res, row, 1);
-	tt_strbuf_printf(b, ",\"ticketsSold\":%lld,\"revenue\":", (long long)col_i64(res, row, 2, bad));
-	money_put(b, col_i64(res, row, 3, bad));
+	col_str_put(b, res, row, 3);
+	tt_strbuf_printf(b, ",\"ticketsSold\":%lld,\"revenue\":", (long long)col_i64(res, row, 4, bad));
+	money_put(b, col_i64(res, row, 5, bad));
 	tt_strbuf_putc(b, '}');
+}
+
+/* The JSON of a dashboard result (see SQL_DASH_DAYS) into b; false when it is not one. */
+static bool
+dashboard_put(tt_strbuf *b, const PGresult *res, const char *period)
+{
+	dash_rows c = { 0, 0 }, p = { 0, 0 }, sg = { 0, 0 }, t = { 0, 0 }, u = { 0, 0 };
+	int64_t total_cents = 0, total_tickets = 0;
+	bool bad = false;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		dash_rows *k;
+		switch (PQgetvalue(res, i, 0)[0]) {
+		case 'c': k = &c; break;
+		case 'p': k = &p; break;
+		case 's': k = &sg; break;
+		case 't': k = &t; break;
+		case 'u': k = &u; break;
+		default: return false;
+		}
+		if (k->end == 0)
+			k->first = i;
+		k->end = i + 1;
+	}
+	if (p.end - p.first != 1 || u.end - u.first != 1)
+		return false;
+	for (int i = c.first; i < c.end; i++) {
+		total_cents += col_i64(res, i, 3, &bad);
+		total_tickets += col_i64(res, i, 4, &bad);
+	}
+	tt_strbuf_printf(b, "{\"period\":\"%s\",\"timezone\":", period);
+	tt_strbuf_json_str(b, PQgetvalue(res, p.first, 2));
+	tt_strbuf_puts(b, ",\"startDate\":");
+	tt_strbuf_json_str(b, PQgetvalue(res, p.first, 3));
+	tt_strbuf_puts(b, ",\"endDate\":");
+	tt_strbuf_json_str(b, PQgetvalue(res, p.first, 4));
+	tt_strbuf_puts(b, ",\"summary\":{\"totalRevenue\":");
+	money_put(b, total_cents);
+	tt_strbuf_printf(b, ",\"totalTicketsSold\":%lld,\"uniqueCustomers\":%lld,\"topEvent\":",
+	    (long long)total_tickets, (long long)col_i64(res, u.first, 2, &bad));
+	if (t.end > t.first)
+		event_item_put(b, res, t.first, &bad);
+	else
+		tt_strbuf_puts(b, "null");
+	tt_strbuf_puts(b, "},\"charts\":{\"revenue\":[");
+	for (int i = c.first; i < c.end; i++) {
+		tt_strbuf_puts(b, i > c.first ? ",{\"date\":" : "{\"date\":");
+		tt_strbuf_json_str(b, PQgetvalue(res, i, 2));
+		tt_strbuf_puts(b, ",\"revenue\":");
+		money_put(b, col_i64(res, i, 3, &bad));
+		tt_strbuf_putc(b, '}');
+	}
+	tt_strbuf_puts(b, "],\"sales\":[");
+	for (int i = c.first; i < c.end; i++) {
+		tt_strbuf_puts(b, i > c.first ? ",{\"date\":" : "{\"date\":");
+		tt_strbuf_json_str(b, PQgetvalue(res, i, 2));
+		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(res, i, 4, &bad));
+	}
+	tt_strbuf_puts(b, "],\"customerSegments\":");
+	segments_put(b, res, sg, &bad);
+	tt_strbuf_puts(b, "},\"topEvents\":[");
+	for (int i = t.first; i < t.end; i++) {
+		if (i > t.first)
+			tt_strbuf_putc(b, ',');
+		event_item_put(b, res, i, &bad);
+	}
+	tt_strbuf_puts(b, "]}");
+	return !bad;
 }
 
 /*
@@ -320,11 +414,10 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
     int days, tt_strbuf *b)
 {
 	char ndays[12], err[512];
-	const char *params[3];
+	const char *params[2] = { venue, ndays };
 	PGconn *conn = NULL;
-	PGresult *rp = NULL, *rc = NULL, *rt = NULL, *ru = NULL, *rs = NULL;
-	int64_t total_cents = 0, total_tickets = 0;
-	bool hours = days == 0, bad = false, ok = false;
+	PGresult *res = NULL;
+	bool hours = days == 0, ok = false;
 	tt_err e;
 
 	if ((e = tt_db_acquire(ctx->db, &conn, QAPI_DB_WAIT_MS, err, sizeof(err))) != TT_OK) {
@@ -332,78 +425,17 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
 		return false;
 	}
 	snprintf(ndays, sizeof(ndays), "%d", days);
-	params[0] = venue;
-	params[1] = ndays;
 	if (!run(req, conn, hours ? "analytics_dash_hours" : "analytics_dash_days",
-	    hours ? SQL_DASH_HOURS : SQL_DASH_DAYS, hours ? 1 : 2, params, &rp, &e))
+	    hours ? SQL_DASH_HOURS : SQL_DASH_DAYS, hours ? 1 : 2, params, &res, &e))
 		goto out;
-	/* rp: tz, first bucket, last bucket, period start instant, period end instant */
-	params[1] = PQgetvalue(rp, 0, 1);
-	params[2] = PQgetvalue(rp, 0, 2);
-	if (!run(req, conn, hours ? "analytics_chart_hours" : "analytics_chart_days",
-	    hours ? SQL_CHART_HOURS : SQL_CHART_DAYS, 3, params, &rc, &e) ||
-	    !run(req, conn, hours ? "analytics_top_hours" : "analytics_top_days",
-	    hours ? SQL_TOP_HOURS : SQL_TOP_DAYS, 3, params, &rt, &e))
-		goto out;
-	params[1] = PQgetvalue(rp, 0, 3);
-	params[2] = PQgetvalue(rp, 0, 4);
-	if (!run(req, conn, "analytics_customers", SQL_CUSTOMERS, 3, params, &ru, &e) ||
-	    !run(req, conn, "analytics_segments", SQL_SEGMENTS, 1, params, &rs, &e))
-		goto out;
-
-	for (int i = 0; i < PQntuples(rc); i++) {
-		total_cents += col_i64(rc, i, 1, &bad);
-		total_tickets += col_i64(rc, i, 2, &bad);
-	}
-	tt_strbuf_printf(b, "{\"period\":\"%s\",\"timezone\":", period);
-	tt_strbuf_json_str(b, PQgetvalue(rp, 0, 0));
-	tt_strbuf_puts(b, ",\"startDate\":");
-	tt_strbuf_json_str(b, PQgetvalue(rp, 0, 3));
-	tt_strbuf_puts(b, ",\"endDate\":");
-	tt_strbuf_json_str(b, PQgetvalue(rp, 0, 4));
-	tt_strbuf_puts(b, ",\"summary\":{\"totalRevenue\":");
-	money_put(b, total_cents);
-	tt_strbuf_printf(b, ",\"totalTicketsSold\":%lld,\"uniqueCustomers\":%lld,\"topEvent\":",
-	    (long long)total_tickets, (long long)col_i64(ru, 0, 0, &bad));
-	if (PQntuples(rt) > 0)
-		event_item_put(b, rt, 0, &bad);
-	else
-		tt_strbuf_puts(b, "null");
-	tt_strbuf_puts(b, "},\"charts\":{\"revenue\":[");
-	for (int i = 0; i < PQntuples(rc); i++) {
-		tt_strbuf_puts(b, i ? ",{\"date\":" : "{\"date\":");
-		tt_strbuf_json_str(b, PQgetvalue(rc, i, 0));
-		tt_strbuf_puts(b, ",\"revenue\":");
-		money_put(b, col_i64(rc, i, 1, &bad));
-		tt_strbuf_putc(b, '}');
-	}
-	tt_strbuf_puts(b, "],\"sales\":[");
-	for (int i = 0; i < PQntuples(rc); i++) {
-		tt_strbuf_puts(b, i ? ",{\"date\":" : "{\"date\":");
-		tt_strbuf_json_str(b, PQgetvalue(rc, i, 0));
-		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(rc, i, 2, &bad));
-	}
-	tt_strbuf_puts(b, "],\"customerSegments\":");
-	segments_put(b, rs, &bad);
-	tt_strbuf_puts(b, "},\"topEvents\":[");
-	for (int i = 0; i < PQntuples(rt); i++) {
-		if (i > 0)
-			tt_strbuf_putc(b, ',');
-		event_item_put(b, rt, i, &bad);
-	}
-	tt_strbuf_puts(b, "]}");
-	if (bad)
+	if (!dashboard_put(b, res, period))
 		qapi_fail(req, TT_EDB, "dashboard", "unexpected values in the rollups");
 	else if (tt_strbuf_truncated(b))
 		qapi_fail(req, TT_ETOOBIG, "dashboard", "answer too large");
 	else
 		ok = true;
 out:
-	PQclear(rp);
-	PQclear(rc);
-	PQclear(rt);
-	PQclear(ru);
-	PQclear(rs);
+	PQclear(res);
 	tt_db_release(ctx->db, conn, e == TT_ECONN);
 	return ok;
 }
@@ -437,7 +469,7 @@ h_dashboard(tt_http_req *req, void *udata)
 		goto done;
 	}
 	snprintf(ident, sizeof(ident), "period=%s", period);
-	if ((cached = qapi_cache_get("dashboard", venue, ident)) != NULL) {
+	if ((cached = qapi_cache_get(req, "dashboard", venue, ident)) != NULL) {
 		body = cached;
 		tt_http_set_header(req, "X-Cache", "HIT");
 	} else {
@@ -488,15 +520,17 @@ static const char SQL_REV_RANGE[] =
     "coalesce($4::date, ($5::timestamptz AT TIME ZONE z.tz)::date) AS d1, "
     "(now() AT TIME ZONE z.tz)::date AS today) s";
 
-/* dim, net cents, tickets, net cents up to today ($4). */
-#define SQL_REV_BY(dim)                                                              \
-	"SELECT " dim ", sum(net_cents)::text, sum(tickets_sold)::text, "                \
-	"coalesce(sum(net_cents) FILTER (WHERE local_date <= $4::date), 0)::text "        \
-	"FROM sales_rollups WHERE venue_id = $1 AND granularity = 'day' "                \
-	"AND local_date BETWEEN $2::date AND $3::date "                                   \
-	"GROUP BY " dim " ORDER BY sum(net_cents) DESC, " dim
-static const char SQL_REV_CHANNEL[] = SQL_REV_BY("channel");
-static const char SQL_REV_TYPE[] = SQL_REV_BY("event_type");
+/*
+ * dim, net cents, tickets, net cents up to today ($4), for channels then
+ * event types: the 'channel' and 'event_type' rows of sales_daily, one per
+ * value and date.
+ */
+static const char SQL_REV_BY[] =
+    "SELECT dimension, value, sum(net_cents)::text, sum(tickets_sold)::text, "
+    "coalesce(sum(net_cents) FILTER (WHERE local_date <= $4::date), 0)::text "
+    "FROM sales_daily WHERE venue_id = $1 AND dimension IN ('channel', 'event_type') "
+    "AND local_date BETWEEN $2::date AND $3::date "
+    "GROUP BY dimension, value ORDER BY dimension, sum(net_cents) DESC, value";
 
 /*
  * One date parameter, as the venue's local date it names: a bare date and a
@@ -561,21 +595,29 @@ percent_put(tt_strbuf *b, int64_t part, int64_t total)
 	tt_strbuf_puts(b, "%\"");
 }
 
-/* [{<key>, revenue, percentage, ticketsSold}] of a by-dimension result. */
+/*
+ * [{<key>, revenue, percentage, ticketsSold}] of the rows of SQL_REV_BY
+ * whose dimension is dim (they are consecutive).
+ */
 static void
-breakdown_put(tt_strbuf *b, const PGresult *res, const char *key, int64_t total, bool *bad)
+breakdown_put(tt_strbuf *b, const PGresult *res, const char *dim, const char *key,
+    int64_t total, bool *bad)
 {
+	int n = 0;
+
 	tt_strbuf_putc(b, '[');
 	for (int i = 0; i < PQntuples(res); i++) {
-		const char *dim = PQgetvalue(res, i, 0);
-		int64_t net = col_i64(res, i, 1, bad);
-		tt_strbuf_printf(b, "%s{\"%s\":", i ? "," : "", key);
-		tt_strbuf_json_str(b, dim[0] ? dim : "unknown");
+		if (strcmp(PQgetvalue(res, i, 0), dim) != 0)
+			continue;
+		const char *v = PQgetvalue(res, i, 1);
+		int64_t net = col_i64(res, i, 2, bad);
+		tt_strbuf_printf(b, "%s{\"%s\":", n++ ? "," : "", key);
+		tt_strbuf_json_str(b, v[0] ? v : "unknown");
 		tt_strbuf_puts(b, ",\"revenue\":");
 		money_put(b, net);
 		tt_strbuf_puts(b, ",\"percentage\":");
 		percent_put(b, net, total);
-		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(res, i, 2, bad));
+		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(res, i, 3, bad));
 	}
 	tt_strbuf_putc(b, ']');
 }
@@ -588,7 +630,7 @@ h_revenue(tt_http_req *req, void *udata)
 	char sd[TT_ISO_MAX], si[TT_ISO_MAX], ed[TT_ISO_MAX], ei[TT_ISO_MAX];
 	const char *params[5];
 	PGconn *conn = NULL;
-	PGresult *rr = NULL, *rc = NULL, *rt = NULL;
+	PGresult *rr = NULL, *rb = NULL;
 	int64_t span, elapsed, total = 0, to_date = 0, projected;
 	bool bad = false, ok;
 	tt_http_details d;
@@ -635,12 +677,14 @@ h_revenue(tt_http_req *req, void *udata)
 	params[1] = PQgetvalue(rr, 0, 1);
 	params[2] = PQgetvalue(rr, 0, 2);
 	params[3] = PQgetvalue(rr, 0, 3);
-	if (!run(req, conn, "analytics_rev_channel", SQL_REV_CHANNEL, 4, params, &rc, &e) ||
-	    !run(req, conn, "analytics_rev_type", SQL_REV_TYPE, 4, params, &rt, &e))
+	if (!run(req, conn, "analytics_rev_by", SQL_REV_BY, 4, params, &rb, &e))
 		goto out;
-	for (int i = 0; i < PQntuples(rc); i++) {
-		total += col_i64(rc, i, 1, &bad);
-		to_date += col_i64(rc, i, 3, &bad);
+	/* Every sale has one channel row: the channels add up to the venue's total. */
+	for (int i = 0; i < PQntuples(rb); i++) {
+		if (strcmp(PQgetvalue(rb, i, 0), "channel") != 0)
+			continue;
+		total += col_i64(rb, i, 2, &bad);
+		to_date += col_i64(rb, i, 4, &bad);
 	}
 	span += 1;  /* dates in the range */
 	if (elapsed < 0)
@@ -657,11 +701,11 @@ h_revenue(tt_http_req *req, void *udata)
 	tt_strbuf_puts(&b, ",\"endDate\":");
 	tt_strbuf_json_str(&b, PQgetvalue(rr, 0, 2));
 	tt_strbuf_puts(&b, ",\"byChannel\":{\"channels\":");
-	breakdown_put(&b, rc, "channel", total, &bad);
+	breakdown_put(&b, rb, "channel", "channel", total, &bad);
 	tt_strbuf_puts(&b, ",\"total\":");
 	money_put(&b, total);
 	tt_strbuf_puts(&b, "},\"byEventType\":");
-	breakdown_put(&b, rt, "eventType", total, &bad);
+	breakdown_put(&b, rb, "event_type", "eventType", total, &bad);
 	tt_strbuf_printf(&b, ",\"projection\":{\"method\":\"linear\",\"includesToday\":%s,"
 	    "\"totalDays\":%lld,\"elapsedDays\":%lld,\"revenueToDate\":",
 	    elapsed > 0 && col_i64(rr, 0, 5, &bad) <= span - 1 ? "true" : "false",
@@ -677,8 +721,7 @@ h_revenue(tt_http_req *req, void *udata)
 	respond_and_cache(req, &b, "revenue", venue, ident, QAPI_TTL_METRICS);
 out:
 	PQclear(rr);
-	PQclear(rc);
-	PQclear(rt);
+	PQclear(rb);
 	if (conn != NULL)
 		tt_db_release(ctx->db, conn, e == TT_ECONN);
 	tt_http_details_fini(&d);

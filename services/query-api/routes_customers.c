@@ -15,8 +15,10 @@
  *
  * Money is printed from integer cents; the average order value is gross
  * spend / orders rounded to the cent (null without orders). The scores
- * depend on every customer of the venue, so they are computed in one
- * statement over the venue's rows (cached per venue and customer).
+ * depend on every customer of the venue, so the aggregator computes them
+ * whenever the venue's customer_stats change, in the same transaction
+ * (customer_rfm, customer_rfm_counts; docs/query-and-customers.md): a read
+ * is one primary-key lookup, whatever the size of the venue.
  */
 #include "qapi.h"
 
@@ -33,26 +35,25 @@
 
 #define CUSTOMER_HASH_LEN 64
 
-/* The venue's zone and the RFM scores of its buying customers ($1 = venue). */
-#define SCORES_CTE \
-	"WITH z AS (SELECT coalesce((SELECT timezone FROM venues v WHERE v.venue_id = $1), 'UTC') AS tz)," \
-	" s AS (SELECT customer_hash," \
-	"  ntile(5) OVER (ORDER BY last_purchase, customer_hash) AS r," \
-	"  ntile(5) OVER (ORDER BY orders, customer_hash) AS f," \
-	"  ntile(5) OVER (ORDER BY spend_cents - refund_cents, customer_hash) AS m" \
-	"  FROM customer_stats WHERE venue_id = $1 AND last_purchase IS NOT NULL) "
-
-static const char customer_sql[] = SCORES_CTE
+/*
+ * The customer's row, the venue's zone (for the recency in days) and the
+ * customer's RFM scores, which the aggregator keeps in customer_rfm
+ * (0 when the customer has no purchase, hence no scores).
+ */
+static const char customer_sql[] =
     "SELECT c.orders::text, c.tickets::text, c.spend_cents::text, c.refund_cents::text,"
     " coalesce((extract(epoch FROM c.first_purchase) * 1000)::bigint::text, ''),"
     " coalesce((extract(epoch FROM c.last_purchase) * 1000)::bigint::text, ''),"
     " coalesce(s.r, 0)::text, coalesce(s.f, 0)::text, coalesce(s.m, 0)::text,"
     " coalesce(((now() AT TIME ZONE z.tz)::date - (c.last_purchase AT TIME ZONE z.tz)::date)::text, '')"
-    " FROM customer_stats c CROSS JOIN z LEFT JOIN s ON s.customer_hash = c.customer_hash"
+    " FROM customer_stats c"
+    " CROSS JOIN (SELECT coalesce((SELECT timezone FROM venues v WHERE v.venue_id = $1), 'UTC') AS tz) z"
+    " LEFT JOIN customer_rfm s ON s.venue_id = c.venue_id AND s.customer_hash = c.customer_hash"
     " WHERE c.venue_id = $1 AND c.customer_hash = $2";
 
-static const char segments_sql[] = SCORES_CTE
-    "SELECT r::text, f::text, m::text, count(*)::text FROM s GROUP BY 1, 2, 3";
+/* Customers per RFM score triple (customer_rfm_counts, kept by the aggregator). */
+static const char segments_sql[] =
+    "SELECT r::text, f::text, m::text, customers::text FROM (" RFM_SQL_TRIPLES ") t";
 
 enum { C_ORDERS, C_TICKETS, C_SPEND, C_REFUND, C_FIRST, C_LAST, C_R, C_F, C_M, C_RECENCY, C_COLS };
 
@@ -202,7 +203,7 @@ customer_answer(tt_http_req *req, qapi_ctx *ctx, int mode)
 		return;
 	if (!customer_target(req, venue, hash))
 		return;
-	if ((cached = qapi_cache_get(type, venue, hash)) != NULL) {
+	if ((cached = qapi_cache_get(req, type, venue, hash)) != NULL) {
 		tt_http_respond_data(req, 200, cached);
 		free(cached);
 		return;
@@ -284,7 +285,7 @@ h_segments(tt_http_req *req, void *udata)
 		return;
 	if (!qapi_venue_param(req, venue))
 		return;
-	if ((cached = qapi_cache_get("segments", venue, "all")) != NULL) {
+	if ((cached = qapi_cache_get(req, "segments", venue, "all")) != NULL) {
 		tt_http_respond_data(req, 200, cached);
 		free(cached);
 		return;

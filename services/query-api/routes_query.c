@@ -13,7 +13,10 @@
  * the 'day' rows whose venue-local date lies between the local dates of
  * start and end in the venue's zone (venues.timezone, UTC without a row),
  * week and month grouping them by date_trunc on the local date (weeks start
- * on Monday). Every measure is an integer sum (cents and counts); money is
+ * on Monday). A day-level query whose filters and groupBy name at most one
+ * dimension reads sales_daily instead (the day rows already summed per
+ * date and value of that dimension, or per date): the same sums over a
+ * fraction of the rows. Every measure is an integer sum (cents and counts); money is
  * printed from integer cents, the average order value is gross / orders
  * rounded half away from zero to the cent (null without orders). A period
  * or group without rows is absent from the series.
@@ -84,35 +87,72 @@ typedef struct {
 	int64_t v[M_COUNT];
 } measures;
 
+/*
+ * The one dimension of a day/week/month query that uses at most one (in
+ * its filters and groupBy together), which sales_daily then answers with
+ * one row per date and value of that dimension: QSPEC_NDIMS when it uses
+ * none (the 'total' row), -1 when it needs sales_rollups (hour rows, or
+ * two or more dimensions).
+ */
+static int
+daily_dimension(const qspec *q)
+{
+	int dim = QSPEC_NDIMS;
+
+	if (q->granularity == QSPEC_HOUR)
+		return -1;
+	for (int k = 0; k < QSPEC_NDIMS; k++) {
+		bool used = q->has_filter[k];
+		for (int i = 0; i < q->ngroup; i++)
+			used = used || (int)q->group[i] == k;
+		if (!used)
+			continue;
+		if (dim != QSPEC_NDIMS)
+			return -1;
+		dim = k;
+	}
+	return dim;
+}
+
 /* Builds the statement for q; params[0..*np) point into q and the instants. */
 static void
 build_sql(const qspec *q, tt_strbuf *sql, const char *params[3 + QSPEC_NDIMS], int *np,
     const char *venue, const char *start, const char *end)
 {
-	int n = 3;
+	/* In sales_daily, the one dimension's values are in column "value". */
+	static const char *const daily_column[QSPEC_NDIMS] = {
+		[QSPEC_CHANNEL] = "value", [QSPEC_EVENT_TYPE] = "value", [QSPEC_EVENT_ID] = "value",
+	};
+	int n = 3, daily = daily_dimension(q);
+	const char *const *col = daily >= 0 ? daily_column : dim_column;
 
 	params[0] = venue;
 	params[1] = start;
 	params[2] = end;
 	tt_strbuf_printf(sql, "SELECT %s", period_expr[q->granularity]);
 	for (int i = 0; i < q->ngroup; i++)
-		tt_strbuf_printf(sql, ", %s", dim_column[q->group[i]]);
-	tt_strbuf_puts(sql, ", sum(net_cents)::text, sum(gross_cents)::text, sum(refund_cents)::text,"
-	    " sum(tickets_sold)::text, sum(orders)::text FROM sales_rollups"
+		tt_strbuf_printf(sql, ", %s", col[q->group[i]]);
+	tt_strbuf_printf(sql, ", sum(net_cents)::text, sum(gross_cents)::text, sum(refund_cents)::text,"
+	    " sum(tickets_sold)::text, sum(orders)::text FROM %s"
 	    " CROSS JOIN (SELECT coalesce((SELECT timezone FROM venues v WHERE v.venue_id = $1),"
-	    " 'UTC') AS tz) z WHERE venue_id = $1");
+	    " 'UTC') AS tz) z WHERE venue_id = $1", daily >= 0 ? "sales_daily" : "sales_rollups");
 	if (q->granularity == QSPEC_HOUR) {
 		tt_strbuf_puts(sql, " AND granularity = 'hour' AND bucket >= $2::timestamptz"
 		    " AND bucket <= $3::timestamptz");
 	} else {
-		tt_strbuf_puts(sql, " AND granularity = 'day' AND local_date BETWEEN"
+		if (daily >= 0)
+			tt_strbuf_printf(sql, " AND dimension = '%s'",
+			    daily == QSPEC_NDIMS ? "total" : dim_column[daily]);
+		else
+			tt_strbuf_puts(sql, " AND granularity = 'day'");
+		tt_strbuf_puts(sql, " AND local_date BETWEEN"
 		    " ($2::timestamptz AT TIME ZONE z.tz)::date AND ($3::timestamptz AT TIME ZONE z.tz)::date");
 	}
 	for (int k = 0; k < QSPEC_NDIMS; k++) {
 		if (!q->has_filter[k])
 			continue;
 		params[n] = q->filter[k];
-		tt_strbuf_printf(sql, " AND %s = $%d", dim_column[k], ++n);
+		tt_strbuf_printf(sql, " AND %s = $%d", col[k], ++n);
 	}
 	tt_strbuf_puts(sql, " GROUP BY 1");
 	for (int i = 0; i < q->ngroup; i++)
@@ -299,7 +339,7 @@ h_query(tt_http_req *req, void *udata)
 		goto out;
 
 	canon = cache_ident(&q, ident, sizeof(ident));
-	if (canon && (cached = qapi_cache_get("query", venue, ident)) != NULL) {
+	if (canon && (cached = qapi_cache_get(req, "query", venue, ident)) != NULL) {
 		tt_http_respond_data(req, 200, cached);
 		goto out;
 	}
