@@ -206,6 +206,12 @@ tt_bus_sub_open(tt_bus **out, const char *urls, const char *prefix,
 	}
 	nng_setopt(b->sock, NNG_OPT_SUB_SUBSCRIBE, prefix, strlen(prefix));
 	nng_setopt_size(b->sock, NNG_OPT_RECVMAXSZ, TT_BUS_MAX_MSG);
+	/*
+	 * nng keeps 128 received messages by default and drops beyond that: a
+	 * short stall of the receiving thread lost updates at a fraction of a
+	 * core. Lossy stays lossy, but only under real overload (as on PUB).
+	 */
+	nng_setopt_int(b->sock, NNG_OPT_RECVBUF, TT_BUS_SENDBUF);
 	/* A malformed address is a configuration error: refuse it now. */
 	for (const char *p = urls; *p != '\0';) {
 		size_t n = strcspn(p, ",");
