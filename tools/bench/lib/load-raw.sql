@@ -1,14 +1,14 @@
 -- load-raw.sql - synthetic raw events straight into the raw store, for the
 -- analytics benchmark (tools/bench/analytics). psql variables:
 --   :n       events in this chunk          :first   id offset of the chunk
---   :venues  venue count                   :days    days of history, ending now
+--   :venues  venue count                   :span    seconds of history, ending now
 -- Events are what ingest would have stored: ticket.purchased (85%, price
 -- 5.00..500.00 in cents, quantity 1..4, channel and eventType dims) and
 -- ticket.refunded (5%, 10..100.00), the rest ticket.scanned; customer hashes
 -- from 200 customers per venue. Rows are inserted in occurred_at order of
 -- their chunk, as ingest writes them.
 INSERT INTO raw_event_ids (id, occurred_at)
-SELECT 'bench-' || g, now() - make_interval(secs => (hashint4(g) & 2147483647)::bigint % (:days * 86400))
+SELECT 'bench-' || g, now() - make_interval(secs => (hashint4(g) & 2147483647)::bigint % (:span))
 FROM generate_series(:first::int, :first::int + :n - 1) g;
 
 INSERT INTO raw_events (id, type, venue_id, event_id, customer_hash, session_id,
@@ -22,7 +22,7 @@ SELECT id, type, venue, ev, cust, NULL, at, now(), rev, qty,
                                                      'channel', channel, 'eventType', etype))
 FROM (
   SELECT g, 'bench-' || g AS id,
-         now() - make_interval(secs => (hashint4(g) & 2147483647)::bigint % (:days * 86400)) AS at,
+         now() - make_interval(secs => (hashint4(g) & 2147483647)::bigint % (:span)) AS at,
          'venue-' || (1 + (hashint4(g + 1) & 2147483647) % :venues) AS venue,
          'event-' || (1 + (hashint4(g + 2) & 2147483647) % 20) AS ev,
          encode(sha256(('c' || (hashint4(g + 3) & 2147483647) % 200)::bytea), 'hex') AS cust,
