@@ -235,7 +235,8 @@ claims_parse(const cJSON *p, tt_auth_claims *c, int64_t *nbf, char *err, size_t 
 		}
 	}
 	v = cJSON_GetObjectItemCaseSensitive(p, "exp");
-	if (v != NULL && !claim_time(v, &c->exp))
+	/* exp 0 (or 0.x) is 1970, long expired; 0 also means "no exp" in c->exp. */
+	if (v != NULL && (!claim_time(v, &c->exp) || c->exp <= 0))
 		return tt_seterr(err, errlen, TT_EAUTH, "invalid claims: exp");
 	v = cJSON_GetObjectItemCaseSensitive(p, "nbf");
 	if (v != NULL && !claim_time(v, nbf))
