@@ -162,7 +162,8 @@ typedef struct gw {
 	char         open_json[256];   /* the Engine.IO handshake's JSON, minus the sid */
 } gw;
 
-/* session.c (all gw_sess_* but _new and _unref expect gw->mu held) */
+/* session.c (every gw_sess_* expects gw->mu held) */
+/* A new session; NULL (counted as refused) at GATEWAY_MAX_CONNECTIONS, while stopping or without memory. */
 gw_sess *gw_sess_new(gw *g, gw_kind kind, gw_transport t);
 void gw_sess_ref(gw_sess *s);
 void gw_sess_unref(gw *g, gw_sess *s);

@@ -19,6 +19,7 @@
 
 #include "tt/log.h"
 #include "tt/strbuf.h"
+#include "tt/strparse.h"
 #include "tt/time.h"
 
 struct gw_room {
@@ -42,10 +43,7 @@ gw_metric_index(const char *name)
 static size_t
 room_bucket(const gw *g, const char *venue)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const char *p = venue; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-	return (size_t)(h % g->room_buckets);
+	return tt_hash_str(venue) % g->room_buckets;
 }
 
 tt_err

@@ -156,12 +156,6 @@ take_over(gw *g, gw_sess *s, nng_aio *aio, nng_http_req *req, nng_http_conn *con
 	nng_aio_finish(aio, 0);
 }
 
-static bool
-at_capacity(gw *g)
-{
-	return g->stopping || g->nsessions >= g->cfg->gateway_max_connections;
-}
-
 static void
 open_packet(gw *g, gw_sess *s, bool upgrades, tt_strbuf *b)
 {
@@ -218,10 +212,8 @@ eio_handler(nng_aio *aio)
 			eio_error(aio, 400, EIO_ERR_METHOD, "Bad handshake method");
 			return;
 		}
-		gw_sess *s = at_capacity(g) ? NULL : gw_sess_new(g, GW_KIND_SIO,
-		    ws ? GW_T_WEBSOCKET : GW_T_POLLING);
+		gw_sess *s = gw_sess_new(g, GW_KIND_SIO, ws ? GW_T_WEBSOCKET : GW_T_POLLING);
 		if (s == NULL) {
-			tt_metric_inc(g->m.handshakes_refused);
 			pthread_mutex_unlock(&g->mu);
 			eio_error(aio, 503, EIO_ERR_REQUEST, "Server at capacity");
 			return;
@@ -323,9 +315,8 @@ plain_handler(nng_aio *aio)
 	}
 	char *token = request_token(req, q != NULL ? q + 1 : NULL);
 	pthread_mutex_lock(&g->mu);
-	gw_sess *s = at_capacity(g) ? NULL : gw_sess_new(g, GW_KIND_PLAIN, GW_T_WEBSOCKET);
+	gw_sess *s = gw_sess_new(g, GW_KIND_PLAIN, GW_T_WEBSOCKET);
 	if (s == NULL) {
-		tt_metric_inc(g->m.handshakes_refused);
 		pthread_mutex_unlock(&g->mu);
 		free(token);
 		envelope_error(aio, 503, "Server at capacity", "SERVICE_UNAVAILABLE");

@@ -30,6 +30,7 @@
 #include "tt/crypto.h"
 #include "tt/log.h"
 #include "tt/sio.h"
+#include "tt/strparse.h"
 #include "tt/time.h"
 
 #define TICK_MS 100
@@ -76,10 +77,7 @@ gw_buf_unref(gw_buf *b)
 static size_t
 sid_bucket(const gw *g, const char *sid)
 {
-	uint64_t h = 1469598103934665603ULL;
-	for (const char *p = sid; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
-	return (size_t)(h % g->sid_buckets);
+	return tt_hash_str(sid) % g->sid_buckets;
 }
 
 gw_sess *
@@ -94,10 +92,13 @@ gw_sess_find(gw *g, const char *sid)
 gw_sess *
 gw_sess_new(gw *g, gw_kind kind, gw_transport t)
 {
-	gw_sess *s = calloc(1, sizeof(*s));
+	gw_sess *s;
 
-	if (s == NULL)
+	if (g->stopping || g->nsessions >= g->cfg->gateway_max_connections ||
+	    (s = calloc(1, sizeof(*s))) == NULL) {
+		tt_metric_inc(g->m.handshakes_refused);
 		return NULL;
+	}
 	s->q = calloc((size_t)g->cfg->gateway_send_queue, sizeof(*s->q));
 	if (s->q == NULL || tt_random_hex(s->sid, GW_SID_LEN / 2) != TT_OK) {
 		free(s->q);
