@@ -7,6 +7,7 @@
 #include "tt/log.h"
 #include "tt/strparse.h"
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,4 +239,16 @@ tt_config_main(int argc, char **argv, const char *name, const char *version,
 	tt_log_init(name, level < 0 ? TT_LOG_INFO : (tt_log_level)level);
 	tt_config_log(cfg);
 	return -1;
+}
+
+void
+tt_config_signals(void (*on_stop)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }

@@ -215,12 +215,7 @@ main(int argc, char **argv)
 	the_ctx = &ctx;
 	metrics_register(&ctx.m);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tt_config_signals(on_signal);
 
 	rc = 1;
 	if (tt_db_new(&ctx.db, &cfg, err, sizeof(err)) != TT_OK) {

@@ -96,12 +96,7 @@ main(int argc, char **argv)
 	the_ctx = &ctx;
 	metrics_register(&ctx.m);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tt_config_signals(on_signal);
 
 	if (tt_db_new(&ctx.db, &cfg, err, sizeof(err)) != TT_OK ||
 	    tt_redis_new_cfg(&ctx.redis, &cfg) != TT_OK) {

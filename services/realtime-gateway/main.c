@@ -90,12 +90,7 @@ main(int argc, char **argv)
 	rc = 1;
 	raise_nofile(&cfg);
 
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tt_config_signals(on_signal);
 
 	g.cfg = &cfg;
 	pthread_mutex_init(&g.mu, NULL);

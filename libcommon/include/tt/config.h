@@ -105,6 +105,13 @@ void tt_config_log(const tt_config *cfg);
 int tt_config_main(int argc, char **argv, const char *name, const char *version,
     void (*usage)(FILE *), tt_config *cfg);
 
+/*
+ * SIGTERM and SIGINT run on_stop (which should only set a flag the binary's
+ * loop reads); SIGPIPE is ignored, so a peer that goes away is a write
+ * error, not the end of the process.
+ */
+void tt_config_signals(void (*on_stop)(int));
+
 /* Returns true when NODE_ENV is production. */
 bool tt_config_production(const tt_config *cfg);
 
