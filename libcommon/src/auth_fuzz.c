@@ -31,24 +31,13 @@
 #include <openssl/hmac.h>
 
 #include "tt/auth.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define FUZZ_SECRET "fuzz-secret-0123456789"
 /* date -u -d '2023-11-14T22:13:20Z' +%s */
 #define FUZZ_NOW    INT64_C(1700000000)
 #define FUZZ_LEEWAY 30
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
 
 static tt_auth *verifier;
 

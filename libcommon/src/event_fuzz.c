@@ -32,10 +32,9 @@
 
 #include "tt/event.h"
 #include "tt/money.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 #define FUZZ_HASH_KEY "fuzz-hash-key"
 /* date -u -d '2024-06-15T10:30:00Z' +%s%3N */
 #define FUZZ_NOW_MS    INT64_C(1718447400000)
@@ -57,16 +56,6 @@ static const char *const pii_keys[] = {"firstName", "lastName", "fullName", "ema
 static const char *const person_keys[] = {"customer", "buyer", "user", NULL};
 /* Keys whose values are replaced by HMAC-SHA256 hex. */
 static const char *const customer_id_keys[] = {"userId", "customerId", "buyerId", "sellerId", NULL};
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
 
 static bool
 listed(const char *k, const char *const *list)

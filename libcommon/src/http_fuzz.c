@@ -27,18 +27,7 @@
 #include <string.h>
 
 #include "tt/http.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
+#include "fuzz.h"
 
 #define MODEL_KEY_MAX 256 /* tt_http_query_get decodes keys into 256 bytes */
 

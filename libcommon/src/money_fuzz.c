@@ -24,18 +24,7 @@
 #include <string.h>
 
 #include "tt/money.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
+#include "fuzz.h"
 
 static void
 check_format(int64_t cents)

@@ -36,20 +36,9 @@
 #include <cjson/cJSON.h>
 
 #include "tt/sio.h"
+#include "fuzz.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
-
 static bool known_bugs; /* TT_KNOWN_BUGS set: known bugs are not tolerated */
 
 int

@@ -17,22 +17,11 @@
 #include <string.h>
 
 #include "tt/time.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz.h"
 
 /* 10000-01-01T00:00:00Z: the first instant out of range. */
 #define FUZZ_END_MS INT64_C(253402300800000)
 #define DAY_MS      INT64_C(86400000)
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
 
 static void
 check_round_trip(int64_t ms)

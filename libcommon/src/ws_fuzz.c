@@ -34,18 +34,7 @@
 #include <string.h>
 
 #include "tt/ws.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* An invariant: when it fails, say which (libFuzzer keeps the input). */
-#define CHECK(cond)                                                                                \
-	do {                                                                                       \
-		if (!(cond)) {                                                                     \
-			fprintf(                                                                   \
-			    stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond);   \
-			__builtin_trap();                                                          \
-		}                                                                                  \
-	} while (0)
+#include "fuzz.h"
 
 #define MAX_MESSAGE 1024
 #define MAX_EVENTS  1024 /* a frame is at least 6 bytes; inputs are at most 4096 */
