@@ -125,7 +125,7 @@ typedef struct {
 	tt_metric *snapshots, *snapshot_errors, *fanout_seconds, *upgrades;
 } gw_metrics;
 
-typedef struct gw_snap_job gw_snap_job;
+typedef struct gw_snap_group gw_snap_group;
 
 typedef struct gw {
 	const tt_config *cfg;
@@ -154,7 +154,8 @@ typedef struct gw {
 	/* Snapshot workers. */
 	pthread_mutex_t snap_mu;
 	pthread_cond_t  snap_cv;
-	gw_snap_job    *snap_head, *snap_tail;
+	gw_snap_group  *snap_head, *snap_tail;   /* venues waiting, in arrival order */
+	gw_snap_group **snap_index;              /* the same, by venue (GW_SNAP_BUCKETS) */
 	pthread_t       snap_threads[2];
 	int             nsnap_threads;
 	bool            snap_threads_run;
