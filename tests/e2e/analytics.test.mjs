@@ -25,7 +25,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { IngestWorld, Service, freePort } from './lib/harness.mjs';
+import { IngestWorld, startQueryApi } from './lib/harness.mjs';
 import { EventFactory, formatCents, makeRng, makeStream } from './lib/events.mjs';
 import { addDays, changeWindows, customerSales, seededVenues, splitLate } from './lib/datasets.mjs';
 import { api } from './lib/http.mjs';
@@ -243,12 +243,7 @@ for (const SEED of e2eSeeds()) describe(`analytics endpoints (seed ${SEED}): das
     await w.startIngest();
     await publishAndRollUp(w, { venues: seeded, first, late });
 
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    qa = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info' }, healthPort: port });
-    w.services.push(qa);
-    qa.start();
-    await qa.waitReady();
+    ({ svc: qa, base } = await startQueryApi({ services: w.services }));
     admin = api(base, { token: adminToken() });
   });
 

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { Service, freePort, makeTag, pgPool, redisClient } from './lib/harness.mjs';
+import { makeTag, pgPool, redisClient, startQueryApi } from './lib/harness.mjs';
 import { api } from './lib/http.mjs';
 import { venueToken } from './lib/jwt.mjs';
 
@@ -51,11 +51,7 @@ describe('query-api cache: Cache-Control: no-cache computes the answer and refre
     await setToday(2, 1000);
     await pool.query(`INSERT INTO customer_rfm_counts (venue_id, customers)
       VALUES ($1, array_fill(0, ARRAY[124]) || 1)`, [venue]);   // one customer, scores (5, 5, 5)
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    qa = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info' }, healthPort: port });
-    qa.start();
-    await qa.waitReady();
+    ({ svc: qa, base } = await startQueryApi());
     client = api(base, { token: venueToken(venue) });
   });
 

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 
-import { IngestWorld, Service, freePort, sanitizerReport, sleep } from './lib/harness.mjs';
+import { IngestWorld, sanitizerReport, sleep, startQueryApi } from './lib/harness.mjs';
 import { api } from './lib/http.mjs';
 import { venueToken } from './lib/jwt.mjs';
 import * as stack from './lib/stack-env.mjs';
@@ -113,12 +113,7 @@ describe('query-api cache: hits, tampered entries ignored, new data invalidates'
     await w.startIngest();
     await publishAndAggregate([purchase(w.tag, venue, 1, '10.00', 2), purchase(w.tag, venue, 2, '5.50', 1)], 3);
 
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    qa = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info' }, healthPort: port });
-    w.services.push(qa);
-    qa.start();
-    await qa.waitReady();
+    ({ svc: qa, base } = await startQueryApi({ services: w.services }));
     client = api(base, { token: venueToken(venue) });
   });
 

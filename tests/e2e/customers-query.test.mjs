@@ -20,7 +20,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
-import { IngestWorld, Service, freePort } from './lib/harness.mjs';
+import { IngestWorld, startQueryApi } from './lib/harness.mjs';
 import { formatCents, hmacHex, isoAt, makeRng, parseCents } from './lib/events.mjs';
 import { addDays, customerSales, localDate, localDayStart, offsetMinutes, republished, seededVenues, splitLate } from './lib/datasets.mjs';
 import { api } from './lib/http.mjs';
@@ -301,12 +301,9 @@ for (const SEED of e2eSeeds()) describe(`query-api (seed ${SEED}): custom query,
     await w.startIngest();
     await publishAndRollUp(w, { venues: seeded, first, late });
 
-    const port = await freePort();
-    qa = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info' }, healthPort: port });
-    w.services.push(qa);
-    qa.start();
-    await qa.waitReady();
-    const base = `http://127.0.0.1:${port}`;
+    const started = await startQueryApi({ services: w.services });
+    qa = started.svc;
+    const { base } = started;
     admin = api(base, { token: adminToken() });
     asA = api(base, { token: venueToken(venues[0]) });
   });

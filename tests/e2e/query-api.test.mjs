@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { IngestWorld, Service, freePort, logRoot } from './lib/harness.mjs';
+import { IngestWorld, logRoot, startQueryApi } from './lib/harness.mjs';
 import { EventFactory, Expected, dayStartMs, makeStream, parseCents, utcDay } from './lib/events.mjs';
 import { assertRedisCounters } from './lib/checks.mjs';
 import { api, curlRequest } from './lib/http.mjs';
@@ -71,13 +71,8 @@ describe('query-api REST contract', { timeout: 300000 }, () => {
     venueA = `${w.tag}-venue-a`;
     venueB = `${w.tag}-venue-b`;
     venueC = `${w.tag}-venue-c`;
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
     // A limit high enough for every test but the rate-limit one (which runs its own instance).
-    qa = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info' }, healthPort: port });
-    w.services.push(qa);
-    qa.start();
-    await qa.waitReady();
+    ({ svc: qa, base } = await startQueryApi({ services: w.services }));
   });
 
   after(async () => {
@@ -399,12 +394,7 @@ describe('query-api REST contract', { timeout: 300000 }, () => {
     const ipB = `127.0.${1 + (process.pid % 250)}.${3 + (Math.floor(process.pid / 250) % 250)}`;
 
     before(async () => {
-      const port = await freePort();
-      lbase = `http://127.0.0.1:${port}`;
-      limited = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW: '60' }, healthPort: port });
-      w.services.push(limited);
-      limited.start();
-      await limited.waitReady();
+      ({ svc: limited, base: lbase } = await startQueryApi({ services: w.services, env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW: '60' } }));
     });
 
     it('5 requests pass, the 6th and 7th get 429 with the envelope', async () => {

@@ -251,6 +251,20 @@ export class Service {
 
 // --------------------------------------------------------------- RabbitMQ
 
+/**
+ * Starts query-api on a free port and waits until it is ready. Its rate
+ * limit is out of the way (100,000 per window) unless env says otherwise;
+ * services (e.g. an IngestWorld's) gets it for the cleanup when given.
+ */
+export async function startQueryApi({ services, env = {} } = {}) {
+  const port = await freePort();
+  const svc = new Service('query-api', { env: { PORT: String(port), RATE_LIMIT_MAX: '100000', LOG_LEVEL: 'info', ...env }, healthPort: port });
+  services?.push(svc);
+  svc.start();
+  await svc.waitReady();
+  return { svc, port, base: `http://127.0.0.1:${port}` };
+}
+
 /** The RabbitMQ objects of one test file (ingest's RABBITMQ_* variables). */
 export function ingestNames(tag) {
   return {
