@@ -1,20 +1,21 @@
 /*
  * cache.c - the signed, versioned cache entries of tt/cache.h.
  *
- * Two Lua scripts keep each call to one round trip and make the version
- * check atomic with the read or the write:
+ * A get is one MGET of the entry and the venue's version key: one round
+ * trip, and a consistent pair (MGET is atomic), so an entry is served only
+ * while its version prefix is the current version. Its MAC is checked here,
+ * in C, so the secret never travels to Redis. A caller may send one more
+ * command of its own in the same round trip (tt_cache_get_with). An entry
+ * of an older version is deleted (it can never become current again:
+ * versions only grow); should a put of the current version land between the
+ * MGET and that DEL, the fresh entry goes too, which costs one recomputation,
+ * never a stale answer.
  *
- *   get: returns {current_version} when there is no entry, {current, 0}
- *        when the entry's version prefix is not the current version (the
- *        entry is deleted: it can never become current again, versions only
- *        grow), {current, value} otherwise. The MAC is checked here, in C,
- *        so the secret never travels to Redis.
- *   put: SET key value EX ttl only if the version the caller read before
- *        computing is still current; returns 1 when stored, 0 when not.
- *
- * Each script's SHA-1 is computed once; NOSCRIPT (Redis restarted, another
- * server) is answered by one EVAL, which also loads the script (the same
- * scheme as ratelimit.c).
+ * A put is a Lua script, so that the version check and the SET are atomic:
+ * SET key value EX ttl only if the version the caller read before computing
+ * is still current; returns 1 when stored, 0 when not. Its SHA-1 is
+ * computed once; NOSCRIPT (Redis restarted, another server) is answered by
+ * one EVAL, which also loads the script (the same scheme as ratelimit.c).
  */
 #include "tt/cache.h"
 #include "tt/crypto.h"
@@ -34,22 +35,13 @@
 
 #define VERSION_TEXT_MAX 20   /* digits of INT64_MAX */
 
-static const char get_script[] =
-    "local v = redis.call('GET', KEYS[2]) or '0'\n"
-    "local e = redis.call('GET', KEYS[1])\n"
-    "if not e then return {v} end\n"
-    "local p = string.find(e, '|', 1, true)\n"
-    "if p and string.sub(e, 1, p - 1) == v then return {v, e} end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "return {v, 0}\n";
-
 static const char put_script[] =
     "local v = redis.call('GET', KEYS[2]) or '0'\n"
     "if v ~= ARGV[1] then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n"
     "return 1\n";
 
-static char get_sha[41], put_sha[41];
+static char put_sha[41];
 static pthread_once_t sha_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -72,7 +64,6 @@ sha1_hex(const char *s, char out[41])
 static void
 sha_init(void)
 {
-	sha1_hex(get_script, get_sha);
 	sha1_hex(put_script, put_sha);
 }
 
@@ -346,68 +337,83 @@ reply_version(const redisReply *x, int64_t *v)
 }
 
 tt_cache_result
-tt_cache_get(tt_redis *r, const void *secret, size_t secretlen, const char *type,
-    const char *venue, const char *ident, char **json, size_t *json_len, int64_t *version)
+tt_cache_get_with(tt_redis *r, const void *secret, size_t secretlen, const char *type,
+    const char *venue, const char *ident, char **json, size_t *json_len, int64_t *version,
+    int xargc, const char **xargv, redisReply **xreply)
 {
 	char key[TT_CACHE_KEY_MAX], vkey[TT_CACHE_KEY_MAX], err[256] = "";
-	redisReply *rep = NULL;
-	int64_t cur, entry_v;
+	redisReply *rep[2] = { NULL, NULL };
+	int64_t cur = 0, entry_v;
 	size_t off, n;
 
 	*json = NULL;
 	if (json_len != NULL)
 		*json_len = 0;
 	*version = -1;
+	if (xreply != NULL)
+		*xreply = NULL;
 	if (r == NULL || secret == NULL || secretlen == 0 ||
 	    tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK ||
 	    tt_cache_version_key(vkey, sizeof(vkey), venue) != TT_OK)
 		return count(TT_CACHE_ERROR);
-	pthread_once(&sha_once, sha_init);
-	if (script_run(r, get_script, get_sha, key, vkey, 0, NULL, NULL, &rep, err,
-	    sizeof(err)) != TT_OK) {
+
+	const char *mget[] = { "MGET", vkey, key };
+	const char **argvs[2] = { mget, xargv };
+	int argcs[2] = { 3, xargc };
+	int ncmd = xargc > 0 && xreply != NULL ? 2 : 1;
+	if (tt_redis_pipeline(r, ncmd, argcs, argvs, NULL, rep, err, sizeof(err)) != TT_OK) {
 		warn_throttled("cache lookup failed (answering uncached)", err);
 		return count(TT_CACHE_ERROR);
 	}
-	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 || rep->elements > 2 ||
-	    !reply_version(rep->element[0], &cur)) {
-		freeReplyObject(rep);
-		warn_throttled("cache lookup failed (answering uncached)", "unexpected script reply");
+	if (ncmd == 2)
+		*xreply = rep[1];
+	const redisReply *x = rep[0];
+	if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 ||
+	    (x->element[0]->type != REDIS_REPLY_NIL && !reply_version(x->element[0], &cur))) {
+		freeReplyObject(rep[0]);
+		warn_throttled("cache lookup failed (answering uncached)", "unexpected MGET reply");
 		return count(TT_CACHE_ERROR);
 	}
 	*version = cur;
-	if (rep->elements == 1) {
-		freeReplyObject(rep);
-		return count(TT_CACHE_MISS);
-	}
-	const redisReply *e = rep->element[1];
+	const redisReply *e = x->element[1];
 	if (e->type != REDIS_REPLY_STRING) {
-		freeReplyObject(rep);
-		return count(TT_CACHE_STALE);
+		freeReplyObject(rep[0]);
+		return count(TT_CACHE_MISS);
 	}
 	tt_err ve = tt_cache_entry_verify(secret, secretlen, key, e->str, e->len, &entry_v,
 	    &off, &n);
 	if (ve == TT_OK && entry_v == cur) {
 		char *copy = malloc(n + 1);
 		if (copy == NULL) {
-			freeReplyObject(rep);
+			freeReplyObject(rep[0]);
 			return count(TT_CACHE_ERROR);
 		}
 		memcpy(copy, e->str + off, n);
 		copy[n] = '\0';
-		freeReplyObject(rep);
+		freeReplyObject(rep[0]);
 		*json = copy;
 		if (json_len != NULL)
 			*json_len = n;
 		return count(TT_CACHE_HIT);
 	}
-	freeReplyObject(rep);
+	freeReplyObject(rep[0]);
 	if (ve == TT_ENOMEM)
 		return count(TT_CACHE_ERROR);
-	/* Malformed or badly signed: never served; delete so it is recomputed. */
+	/* Older version, malformed or badly signed: never served; deleted. */
 	const char *del[] = { "DEL", key };
 	(void)tt_redis_cmd(r, NULL, 2, del, NULL, NULL, 0);
+	if (ve == TT_OK)
+		return count(TT_CACHE_STALE);
 	tt_log(TT_LOG_WARN, "cache entry failed verification, deleted", "key", key, NULL);
 	return count(TT_CACHE_TAMPERED);
+}
+
+tt_cache_result
+tt_cache_get(tt_redis *r, const void *secret, size_t secretlen, const char *type,
+    const char *venue, const char *ident, char **json, size_t *json_len, int64_t *version)
+{
+	return tt_cache_get_with(r, secret, secretlen, type, venue, ident, json, json_len,
+	    version, 0, NULL, NULL);
 }
 
 tt_err

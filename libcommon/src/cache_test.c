@@ -2,7 +2,8 @@
  * cache_test.c - versioned, signed get/put against a real Redis on
  * REDIS_HOST:REDIS_PORT (127.0.0.1:6379): round trip and TTL, a version bump
  * makes an entry stale (and an answer computed before it is not stored), a
- * tampered entry is a miss and deleted. Skipped without a Redis, failed
+ * tampered entry is a miss and deleted, a caller's command rides in the
+ * lookup's round trip. Skipped without a Redis, failed
  * under TT_REQUIRE_SERVERS. The pure half is cache_entry_test.c.
  */
 #include <setjmp.h>
@@ -189,6 +190,64 @@ test_live_tampered_entry_is_a_miss_and_deleted(void **state)
 	tt_redis_free(r);
 }
 
+/* The caller's command rides in the lookup's round trip, hit or miss. */
+static void
+test_live_get_with_returns_the_extra_reply(void **state)
+{
+	(void)state;
+	tt_redis *r = live_redis();
+	char venue[64], hkey[96], *json = NULL;
+	int64_t ver = -1;
+	redisReply *x = NULL;
+
+	if (r == NULL)
+		no_redis();
+	snprintf(venue, sizeof(venue), "unit-with-%ld", (long)getpid());
+	snprintf(hkey, sizeof(hkey), "unit-with-hash-%ld", (long)getpid());
+	del_keys(r, venue);
+	const char *hset[] = { "HSET", hkey, "sales", "7" };
+	cmd(r, 4, hset, NULL);
+	const char *hmget[] = { "HMGET", hkey, "sales", "traffic" };
+
+	assert_int_equal(tt_cache_get_with(r, SECRET, SLEN, "dashboard", venue, "7d", &json, NULL,
+	    &ver, 4, hmget, &x), TT_CACHE_MISS);
+	assert_null(json);
+	assert_int_equal(ver, 0);
+	assert_non_null(x);
+	assert_int_equal(x->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(x->elements, 2);
+	assert_string_equal(x->element[0]->str, "7");
+	assert_int_equal(x->element[1]->type, REDIS_REPLY_NIL);
+	freeReplyObject(x);
+
+	assert_int_equal(tt_cache_put(r, SECRET, SLEN, "dashboard", venue, "7d", ver, "{\"a\":1}", 7,
+	    60), TT_OK);
+	assert_int_equal(tt_cache_get_with(r, SECRET, SLEN, "dashboard", venue, "7d", &json, NULL,
+	    &ver, 4, hmget, &x), TT_CACHE_HIT);
+	assert_string_equal(json, "{\"a\":1}");
+	free(json);
+	assert_non_null(x);
+	assert_string_equal(x->element[0]->str, "7");
+	freeReplyObject(x);
+
+	/* An error reply to the caller's command: no reply, counted as an error. */
+	const char *bad[] = { "GET", hkey };   /* WRONGTYPE: a hash */
+	assert_int_equal(tt_cache_get_with(r, SECRET, SLEN, "dashboard", venue, "7d", &json, NULL,
+	    &ver, 2, bad, &x), TT_CACHE_ERROR);
+	assert_null(x);
+	assert_null(json);
+	assert_int_equal(ver, -1);
+	/* The connection is still in step: the next lookup is a hit. */
+	assert_int_equal(tt_cache_get(r, SECRET, SLEN, "dashboard", venue, "7d", &json, NULL, &ver),
+	    TT_CACHE_HIT);
+	free(json);
+
+	const char *del[] = { "DEL", hkey };
+	cmd(r, 2, del, NULL);
+	del_keys(r, venue);
+	tt_redis_free(r);
+}
+
 static void
 test_live_scripts_reload_after_script_flush(void **state)
 {
@@ -225,6 +284,7 @@ main(void)
 		cmocka_unit_test(test_live_version_bump_makes_the_entry_stale),
 		cmocka_unit_test(test_live_tampered_entry_is_a_miss_and_deleted),
 		cmocka_unit_test(test_live_scripts_reload_after_script_flush),
+		cmocka_unit_test(test_live_get_with_returns_the_extra_reply),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,36 +31,32 @@ reply_i64(const redisReply *r, int64_t *out)
 	return false;
 }
 
-static tt_err
-counters_from_redis(const char *venue, const char *day, tt_counters *c,
-    char *err, size_t errlen)
+void
+tt_counters_redis_argv(const char *venue, const char *day, char key[TT_COUNTERS_KEY_MAX],
+    const char *argv[TT_COUNTERS_ARGC])
 {
-	char key[160];
-	const char *argv[5];
-	tt_redis *r = tt_redis_thread();
-	redisReply *rep = NULL;
-	tt_err e;
-
-	if (r == NULL)
-		return tt_seterr(err, errlen, TT_ECONN, "no redis connection");
-	snprintf(key, sizeof(key), "counter:%s:%s", venue, day);
+	snprintf(key, TT_COUNTERS_KEY_MAX, "counter:%s:%s", venue, day);
 	argv[0] = "HMGET";
 	argv[1] = key;
 	argv[2] = "revenue_cents";
 	argv[3] = "sales";
 	argv[4] = "traffic";
-	if ((e = tt_redis_cmd(r, &rep, 5, argv, NULL, err, errlen)) != TT_OK)
-		return e;
+}
+
+/* The HMGET reply into *c: TT_ENOTFOUND when the hash does not exist. */
+static tt_err
+counters_from_reply(const redisReply *rep, const char *key, tt_counters *c, char *err,
+    size_t errlen)
+{
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
 	    !reply_i64(rep->element[0], &c->revenue_cents) ||
 	    !reply_i64(rep->element[1], &c->sales) ||
 	    !reply_i64(rep->element[2], &c->traffic))
-		e = tt_seterr(err, errlen, TT_EREDIS, "%s: unexpected counter values", key);
-	else if (rep->element[0]->type == REDIS_REPLY_NIL && rep->element[1]->type == REDIS_REPLY_NIL &&
+		return tt_seterr(err, errlen, TT_EREDIS, "%s: unexpected counter values", key);
+	if (rep->element[0]->type == REDIS_REPLY_NIL && rep->element[1]->type == REDIS_REPLY_NIL &&
 	    rep->element[2]->type == REDIS_REPLY_NIL)
-		e = tt_seterr(err, errlen, TT_ENOTFOUND, "%s: not in redis", key);
-	freeReplyObject(rep);
-	return e;
+		return tt_seterr(err, errlen, TT_ENOTFOUND, "%s: not in redis", key);
+	return TT_OK;
 }
 
 static tt_err
@@ -94,20 +90,44 @@ counters_from_postgres(tt_db *db, int db_wait_ms, const char *venue, const char 
 }
 
 tt_err
-tt_counters_read(tt_db *db, int db_wait_ms, const char *venue, const char *day,
-    tt_counters *c, const char **source, char *err, size_t errlen)
+tt_counters_read_reply(tt_db *db, int db_wait_ms, const char *venue, const char *day,
+    const redisReply *rep, tt_counters *c, const char **source, char *err, size_t errlen)
 {
+	char key[TT_COUNTERS_KEY_MAX];
+	const char *argv[TT_COUNTERS_ARGC];
 	tt_err e;
 
 	memset(c, 0, sizeof(*c));
 	*source = "redis";
-	if ((e = counters_from_redis(venue, day, c, err, errlen)) == TT_OK)
+	tt_counters_redis_argv(venue, day, key, argv);
+	if (rep == NULL)
+		e = tt_seterr(err, errlen, TT_ECONN, "%s: redis did not answer", key);
+	else if ((e = counters_from_reply(rep, key, c, err, errlen)) == TT_OK)
 		return TT_OK;
 	/* Absent (expired, evicted, or a day without events): PostgreSQL knows. */
 	if (e != TT_ENOTFOUND)
 		tt_log(TT_LOG_WARN, "realtime counters: redis failed, reading postgres",
 		    "error", err, NULL);
+	memset(c, 0, sizeof(*c));
 	*source = "postgres";
 	return counters_from_postgres(db, db_wait_ms, venue, day, c, err, errlen);
 }
 
+tt_err
+tt_counters_read(tt_db *db, int db_wait_ms, const char *venue, const char *day,
+    tt_counters *c, const char **source, char *err, size_t errlen)
+{
+	char key[TT_COUNTERS_KEY_MAX];
+	const char *argv[TT_COUNTERS_ARGC];
+	tt_redis *r = tt_redis_thread();
+	redisReply *rep = NULL;
+	tt_err e;
+
+	tt_counters_redis_argv(venue, day, key, argv);
+	if (r != NULL)
+		(void)tt_redis_cmd(r, &rep, TT_COUNTERS_ARGC, argv, NULL, err, errlen);
+	e = tt_counters_read_reply(db, db_wait_ms, venue, day, rep, c, source, err, errlen);
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return e;
+}

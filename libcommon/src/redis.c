@@ -67,6 +67,8 @@ tt_redis_free(tt_redis *r)
 static tt_err
 redis_ensure(tt_redis *r, char *err, size_t errlen)
 {
+	if (r == NULL)
+		return tt_seterr(err, errlen, TT_ECONN, "redis: no connection");
 	struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
 
 	if (r->ctx != NULL && r->ctx->err == 0)
@@ -184,9 +186,11 @@ tt_redis_pipeline(tt_redis *r, int n, const int *argcs,
 			replies[i] = rep;
 	}
 	if (first != TT_OK) {
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n; i++) {
 			if (replies[i] != NULL)
 				freeReplyObject(replies[i]);
+			replies[i] = NULL;
+		}
 	}
 	return first;
 }

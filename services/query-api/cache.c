@@ -89,41 +89,58 @@ wants_fresh(const tt_http_req *req)
 	return false;
 }
 
-/* The venue's data version (missing = 0), -1 when Redis does not answer. */
+/*
+ * GET of the venue's data version (missing = 0; -1 when Redis does not
+ * answer), pipelined with the caller's command when xargc > 0.
+ */
 static int64_t
-venue_version(const char *venue)
+venue_version(const char *venue, int xargc, const char **xargv, redisReply **xreply)
 {
 	char key[TT_CACHE_KEY_MAX];
 	const char *argv[2] = { "GET", key };
-	redisReply *rep = NULL;
+	const char **argvs[2] = { argv, xargv };
+	int argcs[2] = { 2, xargc };
+	redisReply *rep[2] = { NULL, NULL };
 	int64_t v = -1;
 
 	if (tt_cache_version_key(key, sizeof(key), venue) != TT_OK ||
-	    tt_redis_cmd(tt_redis_thread(), &rep, 2, argv, NULL, NULL, 0) != TT_OK)
+	    tt_redis_pipeline(tt_redis_thread(), xargc > 0 ? 2 : 1, argcs, argvs, NULL, rep,
+	    NULL, 0) != TT_OK)
 		return -1;
-	if (rep->type == REDIS_REPLY_NIL)
+	if (xargc > 0)
+		*xreply = rep[1];
+	if (rep[0]->type == REDIS_REPLY_NIL)
 		v = 0;
-	else if (rep->type == REDIS_REPLY_STRING &&
-	    tt_parse_i64(rep->str, rep->len, 0, INT64_MAX, &v) != TT_OK)
+	else if (rep[0]->type == REDIS_REPLY_STRING &&
+	    tt_parse_i64(rep[0]->str, rep[0]->len, 0, INT64_MAX, &v) != TT_OK)
 		v = -1;
-	freeReplyObject(rep);
+	freeReplyObject(rep[0]);
 	return v;
 }
 
 char *
-qapi_cache_get(const tt_http_req *req, const char *type, const char *venue, const char *ident)
+qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
+    const char *ident, int xargc, const char **xargv, redisReply **xreply)
 {
 	char *json = NULL;
 	int64_t version = -1;
 
 	pthread_once(&cache_once, cache_init);
-	if (!cache_enabled)
+	if (xreply == NULL)
+		xargc = 0;
+	else
+		*xreply = NULL;
+	if (!cache_enabled) {
+		if (xargc > 0)
+			(void)tt_redis_cmd(tt_redis_thread(), xreply, xargc, xargv, NULL, NULL, 0);
 		return NULL;
+	}
 	if (wants_fresh(req)) {
-		version = venue_version(venue);
+		version = venue_version(venue, xargc, xargv, xreply);
 	} else {
-		tt_cache_result r = tt_cache_get(tt_redis_thread(), cache_cfg.cache_secret,
-		    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version);
+		tt_cache_result r = tt_cache_get_with(tt_redis_thread(), cache_cfg.cache_secret,
+		    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version,
+		    xargc, xargv, xreply);
 		if (r == TT_CACHE_HIT)
 			return json;
 	}
@@ -139,6 +156,12 @@ qapi_cache_get(const tt_http_req *req, const char *type, const char *venue, cons
 	memcpy(pending[i].key, key, sizeof(key));
 	pending[i].version = version;
 	return NULL;
+}
+
+char *
+qapi_cache_get(const tt_http_req *req, const char *type, const char *venue, const char *ident)
+{
+	return qapi_cache_get_with(req, type, venue, ident, 0, NULL, NULL);
 }
 
 void

@@ -13,6 +13,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <hiredis/hiredis.h>
+
 #include "tt/auth.h"
 #include "tt/config.h"
 #include "tt/db.h"
@@ -60,6 +62,13 @@ tt_err routes_customers_register(tt_http_server *srv, qapi_ctx *ctx);  /* segmen
 #define QAPI_TTL_DASHBOARD        120
 char *qapi_cache_get(const tt_http_req *req, const char *type, const char *venue,
     const char *ident);
+/*
+ * qapi_cache_get, with one more Redis command of the caller's, xargv[0..
+ * xargc), sent in the same round trip: *xreply is its reply
+ * (freeReplyObject it), NULL when Redis did not answer.
+ */
+char *qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
+    const char *ident, int xargc, const char **xargv, redisReply **xreply);
 void qapi_cache_put(const char *type, const char *venue, const char *ident,
     const char *json, int ttl_s);
 

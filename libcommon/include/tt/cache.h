@@ -15,12 +15,14 @@
  * until its TTL ends or new data lands for its venue, whichever comes
  * first. A put stores only if the version is still current (an answer
  * computed from data that has since changed is dropped, never stored as
- * newer). Both checks run inside Redis in one Lua script each (EVALSHA,
- * EVAL on NOSCRIPT), one round trip per call.
+ * newer). One round trip per call: a get is one atomic MGET of the entry
+ * and the version key (checked in C), a put one Lua script (EVALSHA, EVAL
+ * on NOSCRIPT) that checks the version and stores atomically.
  *
  * Integrity: the MAC is checked in C with a constant-time compare; a value
  * that does not verify (tampered, or signed with another secret) is a miss,
- * is deleted, and counts as "tampered".
+ * is deleted, and counts as "tampered". An entry of an older version is
+ * deleted too, and counts as "stale".
  *
  * Counters in the default metrics registry:
  *     cache_requests_total{result="hit|miss|stale|tampered|error"}
@@ -99,6 +101,18 @@ tt_err tt_cache_entry_verify(const void *secret, size_t secretlen, const char *k
 tt_cache_result tt_cache_get(tt_redis *r, const void *secret, size_t secretlen,
     const char *type, const char *venue, const char *ident,
     char **json, size_t *json_len, int64_t *version);
+
+/*
+ * tt_cache_get and one more command of the caller's, xargv[0..xargc), in
+ * the same round trip (a read the answer needs whether or not it is
+ * cached). *xreply is its reply (freeReplyObject it), NULL when Redis did
+ * not answer both (the result is then TT_CACHE_ERROR). xargc 0 or xreply
+ * NULL: tt_cache_get.
+ */
+tt_cache_result tt_cache_get_with(tt_redis *r, const void *secret, size_t secretlen,
+    const char *type, const char *venue, const char *ident,
+    char **json, size_t *json_len, int64_t *version,
+    int xargc, const char **xargv, redisReply **xreply);
 
 /*
  * Stores json for ttl_s seconds (>= 1) under type/venue/ident, signed, if

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <hiredis/hiredis.h>
 
 #include "tt/db.h"
 #include "tt/error.h"
@@ -31,5 +32,19 @@ typedef struct {
  */
 tt_err tt_counters_read(tt_db *db, int db_wait_ms, const char *venue, const char *day,
     tt_counters *c, const char **source, char *err, size_t errlen);
+
+/*
+ * For a caller that sends the Redis read in a pipeline of its own: the
+ * HMGET of venue's hash for day, argv[0..TT_COUNTERS_ARGC) pointing into
+ * key (keep both alive while sending), then tt_counters_read_reply with its
+ * reply (NULL when Redis did not answer), which reads PostgreSQL when the
+ * reply has no counters, as tt_counters_read does.
+ */
+#define TT_COUNTERS_KEY_MAX 160
+#define TT_COUNTERS_ARGC    5
+void tt_counters_redis_argv(const char *venue, const char *day, char key[TT_COUNTERS_KEY_MAX],
+    const char *argv[TT_COUNTERS_ARGC]);
+tt_err tt_counters_read_reply(tt_db *db, int db_wait_ms, const char *venue, const char *day,
+    const redisReply *rep, tt_counters *c, const char **source, char *err, size_t errlen);
 
 #endif
