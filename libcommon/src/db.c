@@ -5,6 +5,12 @@
  * itself after a PostgreSQL restart: the statement that meets the dead
  * connection fails (the caller decides whether to retry), the connection is
  * released as broken, and the next acquire reconnects it.
+ *
+ * Waiters are served first come, first served: a release hands its slot to
+ * the longest waiting acquire (each waiter sleeps on its own condition
+ * variable) instead of letting every thread race for it, so under load the
+ * wait for a connection is the queue's length, not luck, and the slowest
+ * requests stay close to the typical one.
  */
 #include "tt/db.h"
 #include "tt/log.h"
@@ -23,11 +29,19 @@ typedef struct {
 	int     broken;
 } db_slot;
 
+/* An acquire waiting for a slot, in the pool's FIFO (on its stack). */
+typedef struct db_waiter {
+	pthread_cond_t    cv;
+	db_slot          *slot;   /* set by the release that hands it over */
+	struct db_waiter *next;
+} db_waiter;
+
 struct tt_db {
-	pthread_mutex_t mtx;
-	pthread_cond_t  cv;
-	int             nslots;
-	db_slot        *slots;
+	pthread_mutex_t    mtx;
+	pthread_condattr_t ca;    /* CLOCK_MONOTONIC, for the waiters' cv */
+	db_waiter         *head, *tail;
+	int                nslots;
+	db_slot           *slots;
 	char            host[TT_CFG_STR], port[16], name[TT_CFG_STR];
 	char            user[TT_CFG_STR], password[TT_CFG_STR];
 };
@@ -36,7 +50,6 @@ tt_err
 tt_db_new(tt_db **out, const tt_config *cfg, char *err, size_t errlen)
 {
 	tt_db *db = calloc(1, sizeof(*db));
-	pthread_condattr_t ca;
 
 	if (db == NULL)
 		return tt_seterr(err, errlen, TT_ENOMEM, "db pool: out of memory");
@@ -47,10 +60,8 @@ tt_db_new(tt_db **out, const tt_config *cfg, char *err, size_t errlen)
 		return tt_seterr(err, errlen, TT_ENOMEM, "db pool: out of memory");
 	}
 	pthread_mutex_init(&db->mtx, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&db->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_condattr_init(&db->ca);
+	pthread_condattr_setclock(&db->ca, CLOCK_MONOTONIC);
 	snprintf(db->host, sizeof(db->host), "%s", cfg->db_host);
 	snprintf(db->port, sizeof(db->port), "%d", cfg->db_port);
 	snprintf(db->name, sizeof(db->name), "%s", cfg->db_name);
@@ -70,7 +81,7 @@ tt_db_free(tt_db *db)
 			PQfinish(db->slots[i].conn);
 	free(db->slots);
 	pthread_mutex_destroy(&db->mtx);
-	pthread_cond_destroy(&db->cv);
+	pthread_condattr_destroy(&db->ca);
 	free(db);
 }
 
@@ -100,32 +111,89 @@ db_connect(tt_db *db, char *err, size_t errlen)
 	return c;
 }
 
+/* A slot nobody uses, open connections first; NULL when all are taken. Lock held. */
+static db_slot *
+slot_free(tt_db *db)
+{
+	db_slot *empty = NULL;
+
+	for (int i = 0; i < db->nslots; i++) {
+		if (db->slots[i].in_use)
+			continue;
+		if (db->slots[i].conn != NULL)
+			return &db->slots[i];
+		if (empty == NULL)
+			empty = &db->slots[i];
+	}
+	return empty;
+}
+
+/* Gives slot back: to the first waiter if any (it stays in use), else free. Lock held. */
+static void
+slot_put(tt_db *db, db_slot *slot)
+{
+	db_waiter *w = db->head;
+
+	if (w == NULL) {
+		slot->in_use = 0;
+		return;
+	}
+	db->head = w->next;
+	if (db->head == NULL)
+		db->tail = NULL;
+	w->slot = slot;
+	pthread_cond_signal(&w->cv);
+}
+
+/* Takes w out of the queue (it timed out). Lock held. */
+static void
+waiter_remove(tt_db *db, db_waiter *w)
+{
+	db_waiter **pp = &db->head, *prev = NULL;
+
+	while (*pp != NULL && *pp != w) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (*pp == NULL)
+		return;
+	*pp = w->next;
+	if (db->tail == w)
+		db->tail = prev;
+}
+
 tt_err
 tt_db_acquire(tt_db *db, PGconn **conn, int timeout_ms, char *err, size_t errlen)
 {
 	struct timespec deadline;
 	db_slot *slot = NULL;
 
-	deadline = tt_timespec_in(CLOCK_MONOTONIC, timeout_ms);
-
 	pthread_mutex_lock(&db->mtx);
-	for (;;) {
-		/* Prefer an open connection, then an empty slot. */
-		for (int i = 0; i < db->nslots && slot == NULL; i++)
-			if (!db->slots[i].in_use && db->slots[i].conn != NULL)
-				slot = &db->slots[i];
-		for (int i = 0; i < db->nslots && slot == NULL; i++)
-			if (!db->slots[i].in_use)
-				slot = &db->slots[i];
-		if (slot != NULL)
-			break;
-		if (pthread_cond_timedwait(&db->cv, &db->mtx, &deadline) == ETIMEDOUT) {
-			pthread_mutex_unlock(&db->mtx);
-			return tt_seterr(err, errlen, TT_ETIMEDOUT,
-			    "postgres: no free connection within %d ms", timeout_ms);
+	/* Nobody queued before us: a free slot is ours. */
+	if (db->head == NULL && (slot = slot_free(db)) != NULL)
+		slot->in_use = 1;
+	if (slot == NULL) {
+		db_waiter w = { .slot = NULL, .next = NULL };
+		pthread_cond_init(&w.cv, &db->ca);
+		if (db->tail != NULL)
+			db->tail->next = &w;
+		else
+			db->head = &w;
+		db->tail = &w;
+		deadline = tt_timespec_in(CLOCK_MONOTONIC, timeout_ms);
+		while (w.slot == NULL) {
+			if (pthread_cond_timedwait(&w.cv, &db->mtx, &deadline) == ETIMEDOUT &&
+			    w.slot == NULL) {
+				waiter_remove(db, &w);
+				pthread_mutex_unlock(&db->mtx);
+				pthread_cond_destroy(&w.cv);
+				return tt_seterr(err, errlen, TT_ETIMEDOUT,
+				    "postgres: no free connection within %d ms", timeout_ms);
+			}
 		}
+		slot = w.slot;   /* handed over still marked in use */
+		pthread_cond_destroy(&w.cv);
 	}
-	slot->in_use = 1;
 	pthread_mutex_unlock(&db->mtx);
 
 	/* Connect outside the lock: it may take the connect timeout. */
@@ -138,13 +206,24 @@ tt_db_acquire(tt_db *db, PGconn **conn, int timeout_ms, char *err, size_t errlen
 		slot->conn = db_connect(db, err, errlen);
 	if (slot->conn == NULL) {
 		pthread_mutex_lock(&db->mtx);
-		slot->in_use = 0;
-		pthread_cond_signal(&db->cv);
+		slot_put(db, slot);
 		pthread_mutex_unlock(&db->mtx);
 		return TT_ECONN;
 	}
 	*conn = slot->conn;
 	return TT_OK;
+}
+
+int
+tt_db_waiting(tt_db *db)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&db->mtx);
+	for (const db_waiter *w = db->head; w != NULL; w = w->next)
+		n++;
+	pthread_mutex_unlock(&db->mtx);
+	return n;
 }
 
 void
@@ -159,11 +238,10 @@ tt_db_release(tt_db *db, PGconn *conn, int broken)
 			if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 				broken = 1;
 			db->slots[i].broken = broken || PQstatus(conn) != CONNECTION_OK;
-			db->slots[i].in_use = 0;
+			slot_put(db, &db->slots[i]);
 			break;
 		}
 	}
-	pthread_cond_signal(&db->cv);
 	pthread_mutex_unlock(&db->mtx);
 }
 

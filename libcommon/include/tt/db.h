@@ -23,8 +23,15 @@ typedef struct tt_db tt_db;
 tt_err tt_db_new(tt_db **out, const tt_config *cfg, char *err, size_t errlen);
 void tt_db_free(tt_db *db);
 
-/* Borrows a live connection; TT_ETIMEDOUT or TT_ECONN with detail in err. */
+/*
+ * Borrows a live connection; TT_ETIMEDOUT or TT_ECONN with detail in err.
+ * When every connection is in use, callers wait in arrival order (first
+ * come, first served) for at most timeout_ms.
+ */
 tt_err tt_db_acquire(tt_db *db, PGconn **conn, int timeout_ms, char *err, size_t errlen);
+
+/* How many tt_db_acquire calls are waiting for a connection right now. */
+int tt_db_waiting(tt_db *db);
 
 /*
  * Returns a connection. broken=1 when the caller saw a connection-level
