@@ -128,6 +128,18 @@ tt_err rollup_keys_range(PGconn *conn, const char *venue, const char *from,
 tt_err rollup_recompute(PGconn *conn, int64_t few_keys_max, rollup_counts *counts,
     char *err, size_t errlen);
 
+/* ------------------------------------------------------------- dashboard.c */
+
+extern const agg_stmt dashboard_stmts[];
+extern const size_t dashboard_nstmts;
+
+/*
+ * Inside the caller's transaction, after rollup_recompute: recomputes
+ * dashboard_periods and dashboard_tops for every period of the venues in
+ * the key tables and for every stored period that has ended.
+ */
+tt_err dashboard_refresh(PGconn *conn, char *err, size_t errlen);
+
 /* ------------------------------------------------------------- watermark.c */
 
 typedef struct {

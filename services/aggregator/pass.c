@@ -2,8 +2,9 @@
  * pass.c - one incremental pass, one rebuild, and the loop that runs passes.
  *
  * A pass is one transaction: advisory lock, watermark span, keys of the
- * buckets touched by rows received in the span, recompute, new watermark,
- * commit. Either all of it lands or none of it (a failed pass is rolled
+ * buckets touched by rows received in the span, recompute, the dashboard
+ * periods of the touched venues and of the periods that ended, new
+ * watermark, commit. Either all of it lands or none of it (a failed pass is rolled
  * back and the next one covers the same span), so the rollups are always
  * the exact function of the raw rows up to a watermark.
  */
@@ -69,6 +70,7 @@ pass_run_once(agg_ctx *ctx, int *worked, rollup_counts *counts, char *err, size_
 	    (e = rollup_keys_changed(conn, span.lo, span.hi, span.cutoff, err, errlen)) != TT_OK ||
 	    (e = watermark_count_late(conn, &span, &late, err, errlen)) != TT_OK ||
 	    (e = rollup_recompute(conn, ctx->few_keys_max, &c, err, errlen)) != TT_OK ||
+	    (e = dashboard_refresh(conn, err, errlen)) != TT_OK ||
 	    (e = watermark_advance(conn, &span, err, errlen)) != TT_OK ||
 	    (e = invalidate_collect(conn, &touched, err, errlen)) != TT_OK ||
 	    (e = tt_db_exec(conn, "COMMIT", 0, NULL, NULL, err, errlen)) != TT_OK)
@@ -157,6 +159,7 @@ pass_rebuild(agg_ctx *ctx, const char *venue, const char *from, const char *to,
 	    (e = watermark_lock(conn, err, errlen)) != TT_OK ||
 	    (e = rollup_keys_range(conn, venue, from, to, err, errlen)) != TT_OK ||
 	    (e = rollup_recompute(conn, ctx->few_keys_max, &c, err, errlen)) != TT_OK ||
+	    (e = dashboard_refresh(conn, err, errlen)) != TT_OK ||
 	    (e = invalidate_collect(conn, &touched, err, errlen)) != TT_OK ||
 	    (e = tt_db_exec(conn, "COMMIT", 0, NULL, NULL, err, errlen)) != TT_OK)
 		goto out;

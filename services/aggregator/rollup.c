@@ -52,9 +52,13 @@ static const char *const KEY_TABLES[] = {
 	/* The RFM scores of the venues of agg_k_customer, recomputed (below). */
 	"CREATE TEMP TABLE IF NOT EXISTS agg_rfm (venue_id varchar(64) NOT NULL, customer_hash char(64) NOT NULL,"
 	" r smallint NOT NULL, f smallint NOT NULL, m smallint NOT NULL) ON COMMIT DELETE ROWS",
+	/* The dashboard periods to recompute (dashboard.c). */
+	"CREATE TEMP TABLE IF NOT EXISTS agg_dash (venue_id varchar(64) NOT NULL, days integer NOT NULL,"
+	" tz text NOT NULL, t0 timestamptz NOT NULL, t1 timestamptz NOT NULL, b0 date NOT NULL,"
+	" b1 date NOT NULL, PRIMARY KEY (venue_id, days)) ON COMMIT DELETE ROWS",
 };
 /* The last of KEY_TABLES: when it exists, the session has them all. */
-#define KEY_TABLES_LAST "pg_temp.agg_rfm"
+#define KEY_TABLES_LAST "pg_temp.agg_dash"
 
 /* ------------------------------------------------- keys: received since ($1, $2] */
 
@@ -558,7 +562,8 @@ rollup_conn_setup(PGconn *conn, char *err, size_t errlen)
 		if ((e = tt_db_exec(conn, KEY_TABLES[i], 0, NULL, NULL, err, errlen)) != TT_OK)
 			return e;
 	}
-	if ((e = agg_stmts_prepare(conn, rollup_stmts, rollup_nstmts, err, errlen)) != TT_OK)
+	if ((e = agg_stmts_prepare(conn, rollup_stmts, rollup_nstmts, err, errlen)) != TT_OK ||
+	    (e = agg_stmts_prepare(conn, dashboard_stmts, dashboard_nstmts, err, errlen)) != TT_OK)
 		return e;
 	return agg_stmts_prepare(conn, watermark_stmts, watermark_nstmts, err, errlen);
 }

@@ -228,57 +228,79 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
  *   'u' customers who bought in the period: -, count
  * CTE p holds the period: its first and last bucket b0, b1 (dates for days,
  * hour instants for 24h) and its bounds as instants t0, t1.
+ *
+ * 't' and 'u' come from the aggregator's dashboard read model (migration
+ * 0005, services/aggregator/dashboard.c) when it holds this very period
+ * (CTE pre: same end instant t1, same zone): the _MODEL statements, which
+ * answer no 'u' row otherwise. Then the _ROLLUP statements compute them
+ * from the rollups, with the same definitions. Two statements rather than
+ * one with both branches: the executor sets up every node of a plan, taken
+ * or not, and that set-up was a third of the model statement's cost.
  */
 #define DASH_ROW(kind, seq, a, b, c, d)                                               \
 	"SELECT '" kind "', " seq ", (" a ")::text, (" b ")::text, (" c ")::text, (" d ")::text"
-#define DASH_COMMON                                                                    \
+#define DASH_TAIL                                                                      \
 	" UNION ALL " DASH_ROW("p", "0", "p.tz", SQL_ISO("p.t0"), SQL_ISO("p.t1"), "NULL") " FROM p" \
-	" UNION ALL " DASH_ROW("u", "0", "count(*)", "NULL", "NULL", "NULL")             \
-	" FROM customer_stats c, p WHERE c.venue_id = $1"                                \
-	" AND c.last_purchase >= p.t0 AND c.last_purchase < p.t1"                       \
 	" UNION ALL " DASH_ROW("s", "0", "s.r", "s.f", "s.m", "s.customers")             \
 	" FROM (" RFM_SQL_TRIPLES ") s"                                                 \
 	" ORDER BY 1, 2"
-/* The ten best shows of rows r (a FROM ... WHERE), named from the catalog. */
-#define DASH_TOP(show, rows)                                                           \
+/* 'u' and 't' from the read model's rows of this period ("days": its days column). */
+#define DASH_MODEL(days)                                                               \
+	" UNION ALL " DASH_ROW("u", "0", "d.customers", "NULL", "NULL", "NULL")          \
+	" FROM dashboard_periods d, p WHERE d.venue_id = $1 AND d.days = " days          \
+	" AND d.t1 = p.t1 AND d.tz = p.tz"                                               \
+	" UNION ALL " DASH_ROW("t", "t.rank", "t.event_id", "c.name", "t.tickets_sold", "t.net_cents") \
+	" FROM dashboard_periods d JOIN p ON d.t1 = p.t1 AND d.tz = p.tz"                \
+	" JOIN dashboard_tops t ON t.venue_id = $1 AND t.days = " days                    \
+	" LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id"     \
+	" WHERE d.venue_id = $1 AND d.days = " days                                      \
+	DASH_TAIL
+/* 'u' from customer_stats, 't' the ten best shows of rows r (a FROM ... WHERE). */
+#define DASH_ROLLUP(show, rows)                                                        \
+	" UNION ALL " DASH_ROW("u", "0", "count(*)", "NULL", "NULL", "NULL")             \
+	" FROM customer_stats c, p WHERE c.venue_id = $1"                                \
+	" AND c.last_purchase >= p.t0 AND c.last_purchase < p.t1"                       \
 	" UNION ALL " DASH_ROW("t", "row_number() OVER (ORDER BY t.net DESC, t.tickets DESC, t.event_id)", \
 	    "t.event_id", "c.name", "t.tickets", "t.net")                                \
 	" FROM (SELECT " show " AS event_id, sum(r.tickets_sold) AS tickets, sum(r.net_cents) AS net" \
 	" FROM " rows " AND " show " <> '' GROUP BY 1 ORDER BY net DESC, tickets DESC, 1 LIMIT 10) t" \
-	" LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id"
+	" LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id"     \
+	DASH_TAIL
 
 /*
  * $2 local dates ending today: the chart from the one 'total' row per date
  * of sales_daily, the shows from its 'event_id' rows.
  */
-static const char SQL_DASH_DAYS[] =
-    "WITH p AS (SELECT z.tz, d.today - ($2::int - 1) AS b0, d.today AS b1,"
-    " (d.today - ($2::int - 1))::timestamp AT TIME ZONE z.tz AS t0,"
-    " (d.today + 1)::timestamp AT TIME ZONE z.tz AS t1"
-    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d) "
-    DASH_ROW("c", "i", "p.b0 + i", "coalesce(r.net_cents, 0)", "coalesce(r.tickets_sold, 0)", "NULL")
-    " FROM p CROSS JOIN generate_series(0, p.b1 - p.b0) i"
-    " LEFT JOIN (SELECT r.local_date, r.net_cents, r.tickets_sold FROM sales_daily r, p"
-    "  WHERE r.venue_id = $1 AND r.dimension = 'total' AND r.local_date BETWEEN p.b0 AND p.b1"
+#define DASH_DAYS_HEAD                                                                 \
+    "WITH p AS (SELECT z.tz, d.today - ($2::int - 1) AS b0, d.today AS b1,"            \
+    " (d.today - ($2::int - 1))::timestamp AT TIME ZONE z.tz AS t0,"                   \
+    " (d.today + 1)::timestamp AT TIME ZONE z.tz AS t1"                                \
+    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d) " \
+    DASH_ROW("c", "i", "p.b0 + i", "coalesce(r.net_cents, 0)", "coalesce(r.tickets_sold, 0)", "NULL") \
+    " FROM p CROSS JOIN generate_series(0, p.b1 - p.b0) i"                              \
+    " LEFT JOIN (SELECT r.local_date, r.net_cents, r.tickets_sold FROM sales_daily r, p" \
+    "  WHERE r.venue_id = $1 AND r.dimension = 'total' AND r.local_date BETWEEN p.b0 AND p.b1" \
     "  AND r.value = '') r ON r.local_date = p.b0 + i"
-    DASH_TOP("r.value", "sales_daily r, p WHERE r.venue_id = $1 AND r.dimension = 'event_id'"
-    " AND r.local_date BETWEEN p.b0 AND p.b1")
-    DASH_COMMON;
+static const char SQL_DASH_DAYS_MODEL[] = DASH_DAYS_HEAD DASH_MODEL("$2::int");
+static const char SQL_DASH_DAYS_ROLLUP[] = DASH_DAYS_HEAD
+    DASH_ROLLUP("r.value", "sales_daily r, p WHERE r.venue_id = $1 AND r.dimension = 'event_id'"
+    " AND r.local_date BETWEEN p.b0 AND p.b1");
 
 /* The 24 UTC hours ending with the current one, from the hour rows of sales_rollups. */
-static const char SQL_DASH_HOURS[] =
-    "WITH p AS (SELECT z.tz, h.hr - interval '23 hours' AS b0, h.hr AS b1,"
-    " h.hr - interval '23 hours' AS t0, h.hr + interval '1 hour' AS t1"
-    " FROM " SQL_TZ " z,"
-    " LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h) "
-    DASH_ROW("c", "i", SQL_ISO("p.b0 + i * interval '1 hour'"), "coalesce(sum(r.net_cents), 0)",
-    "coalesce(sum(r.tickets_sold), 0)", "NULL")
-    " FROM p CROSS JOIN generate_series(0, 23) i"
-    " LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"
+#define DASH_HOURS_HEAD                                                                \
+    "WITH p AS (SELECT z.tz, h.hr - interval '23 hours' AS b0, h.hr AS b1,"             \
+    " h.hr - interval '23 hours' AS t0, h.hr + interval '1 hour' AS t1"                 \
+    " FROM " SQL_TZ " z,"                                                              \
+    " LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h) " \
+    DASH_ROW("c", "i", SQL_ISO("p.b0 + i * interval '1 hour'"), "coalesce(sum(r.net_cents), 0)", \
+    "coalesce(sum(r.tickets_sold), 0)", "NULL")                                        \
+    " FROM p CROSS JOIN generate_series(0, 23) i"                                      \
+    " LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"          \
     " AND r.bucket = p.b0 + i * interval '1 hour' GROUP BY i, p.b0"
-    DASH_TOP("r.event_id", "sales_rollups r, p WHERE r.venue_id = $1 AND r.granularity = 'hour'"
-    " AND r.bucket BETWEEN p.b0 AND p.b1")
-    DASH_COMMON;
+static const char SQL_DASH_HOURS_MODEL[] = DASH_HOURS_HEAD DASH_MODEL("0");
+static const char SQL_DASH_HOURS_ROLLUP[] = DASH_HOURS_HEAD
+    DASH_ROLLUP("r.event_id", "sales_rollups r, p WHERE r.venue_id = $1 AND r.granularity = 'hour'"
+    " AND r.bucket BETWEEN p.b0 AND p.b1");
 
 static int
 period_days(const char *p)
@@ -338,7 +360,7 @@ event_item_put(tt_strbuf *b, const PGresult *res, int row, bool *bad)
 	tt_strbuf_putc(b, '}');
 }
 
-/* The JSON of a dashboard result (see SQL_DASH_DAYS) into b; false when it is not one. */
+/* The JSON of a dashboard result (see DASH_ROW) into b; false when it is not one. */
 static bool
 dashboard_put(tt_strbuf *b, const PGresult *res, const char *period)
 {
@@ -406,6 +428,20 @@ dashboard_put(tt_strbuf *b, const PGresult *res, const char *period)
 	return !bad;
 }
 
+/* Whether a dashboard result has its 'u' row (rows are ordered by kind). */
+static bool
+dash_has_u(const PGresult *res)
+{
+	for (int i = PQntuples(res) - 1; i >= 0; i--) {
+		char k = PQgetvalue(res, i, 0)[0];
+		if (k == 'u')
+			return true;
+		if (k < 'u')
+			return false;
+	}
+	return false;
+}
+
 /*
  * The rollup part of the dashboard (everything but realtime) into b; false
  * when the request has been answered with an error.
@@ -426,9 +462,16 @@ dashboard_compute(tt_http_req *req, qapi_ctx *ctx, const char *venue, const char
 		return false;
 	}
 	snprintf(ndays, sizeof(ndays), "%d", days);
-	if (!run(req, conn, hours ? "analytics_dash_hours" : "analytics_dash_days",
-	    hours ? SQL_DASH_HOURS : SQL_DASH_DAYS, hours ? 1 : 2, params, &res, &e))
+	if (!run(req, conn, hours ? "analytics_dash_hours_model" : "analytics_dash_days_model",
+	    hours ? SQL_DASH_HOURS_MODEL : SQL_DASH_DAYS_MODEL, hours ? 1 : 2, params, &res, &e))
 		goto out;
+	if (!dash_has_u(res)) {   /* the read model does not hold this period (yet) */
+		PQclear(res);
+		res = NULL;
+		if (!run(req, conn, hours ? "analytics_dash_hours_rollup" : "analytics_dash_days_rollup",
+		    hours ? SQL_DASH_HOURS_ROLLUP : SQL_DASH_DAYS_ROLLUP, hours ? 1 : 2, params, &res, &e))
+			goto out;
+	}
 	if (!dashboard_put(b, res, period))
 		qapi_fail(req, TT_EDB, "dashboard", "unexpected values in the rollups");
 	else if (tt_strbuf_truncated(b))

@@ -14,7 +14,8 @@ import * as stack from './stack-env.mjs';
 
 /** The rollup rows of venues LIKE $1 and the venues rows (delete before and after a test). */
 export async function deleteRollups(pool, like) {
-  for (const t of ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog', 'venue_analytics', 'analytics_aggregations', 'venues'])
+  for (const t of ['sales_rollups', 'customer_stats', 'event_stats', 'event_catalog', 'venue_analytics', 'analytics_aggregations',
+    'dashboard_periods', 'dashboard_tops', 'venues'])
     await pool.query(`DELETE FROM ${t} WHERE venue_id LIKE $1`, [like]);
 }
 
