@@ -120,6 +120,12 @@ count(tt_cache_result r)
 	return r;
 }
 
+void
+tt_cache_count(tt_cache_result r)
+{
+	(void)count(r);
+}
+
 /* ---- keys ----------------------------------------------------------------- */
 
 /*

@@ -63,6 +63,7 @@ static const cfg_var cfg_vars[] = {
 	S("JWT_SECRET", jwt_secret, "", true),
 	S("CUSTOMER_HASH_SALT", customer_hash_salt, "", true),
 	S("CACHE_SECRET", cache_secret, "", true),
+	I("LOCAL_CACHE_MB", local_cache_mb, "64", 0, 65536),
 	I("RATE_LIMIT_MAX", rate_limit_max, "100", 0, 100000000),
 	I("RATE_LIMIT_WINDOW", rate_limit_window, "60", 1, 86400),
 	S("NNG_PUB_URL", nng_pub_url, "tcp://127.0.0.1:5560", false),

@@ -624,6 +624,45 @@ req_fini(tt_http_req *req)
 	req->body = NULL;
 }
 
+static uint64_t
+rotl64(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/*
+ * 128 bits for a request id: xoshiro256** with a per-thread state seeded
+ * once from getrandom (ids must be unique, not secret; a syscall per
+ * request was measurable at 50,000 requests/s).
+ */
+static void
+request_id_bits(unsigned char r[16])
+{
+	static _Thread_local uint64_t s[4];
+	static _Thread_local bool seeded;
+
+	if (!seeded) {
+		if (getrandom(s, sizeof(s), 0) != (ssize_t)sizeof(s)) {
+			/* Fall back to time and addresses: still distinct per thread. */
+			s[0] = (uint64_t)tt_mono_ms();
+			s[1] = (uint64_t)(uintptr_t)&seeded;
+			s[2] = (uint64_t)(uintptr_t)r ^ 0x9e3779b97f4a7c15u;
+			s[3] = s[0] * 0xbf58476d1ce4e5b9u + 1;
+		}
+		seeded = true;
+	}
+	for (int w = 0; w < 2; w++) {
+		uint64_t out = rotl64(s[1] * 5, 7) * 9, t = s[1] << 17;
+		s[2] ^= s[0];
+		s[3] ^= s[1];
+		s[1] ^= s[2];
+		s[0] ^= s[3];
+		s[2] ^= t;
+		s[3] = rotl64(s[3], 45);
+		memcpy(r + 8 * w, &out, 8);
+	}
+}
+
 static void
 request_id_make(tt_http_req *req)
 {
@@ -636,12 +675,7 @@ request_id_make(tt_http_req *req)
 		snprintf(req->request_id, sizeof(req->request_id), "%s", given);
 		return;
 	}
-	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
-		/* Not secret, only unique enough: fall back to time and address. */
-		uint64_t t = (uint64_t)tt_mono_ms() ^ (uint64_t)(uintptr_t)req;
-		for (size_t i = 0; i < sizeof(r); i++)
-			r[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 37);
-	}
+	request_id_bits(r);
 	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
 	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
 	for (int i = 0; i < 16; i++) {

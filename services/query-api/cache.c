@@ -18,12 +18,18 @@
  * entry, so the answer is computed from the rollups and its put refreshes
  * the entry. Such gets are not counted in cache_requests_total.
  *
+ * In front of Redis sits the in-process copy of lcache.h (LOCAL_CACHE_MB):
+ * a hit there costs no round trip; Redis' invalidation tracking keeps it
+ * exact, and while tracking is down every get goes to Redis. A Redis hit
+ * is copied there for the entry's remaining TTL.
+ *
  * The HMAC key is CACHE_SECRET, read once from the environment (the same
  * tt_config_load main() ran). Redis is the per-thread connection. Redis
  * down: every get is a miss and every put a no-op; requests never fail
  * because of the cache.
  */
 #include "qapi.h"
+#include "lcache.h"
 
 #include <hiredis/hiredis.h>
 #include <pthread.h>
@@ -118,6 +124,20 @@ venue_version(const char *venue, int xargc, const char **xargv, redisReply **xre
 	return v;
 }
 
+/* Copies a Redis hit in-process for the rest of its TTL (one PTTL round trip, once per fill). */
+static void
+local_fill(const char *key, const char *vkey, const char *json, size_t len, const lcache_token *tok)
+{
+	const char *argv[2] = { "PTTL", key };
+	redisReply *rep = NULL;
+
+	if (tt_redis_cmd(tt_redis_thread(), &rep, 2, argv, NULL, NULL, 0) != TT_OK)
+		return;
+	if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+		lcache_put(key, vkey, json, len, rep->integer, tok);
+	freeReplyObject(rep);
+}
+
 char *
 qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
     const char *ident, int xargc, const char **xargv, redisReply **xreply)
@@ -138,11 +158,25 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 	if (wants_fresh(req)) {
 		version = venue_version(venue, xargc, xargv, xreply);
 	} else {
-		tt_cache_result r = tt_cache_get_with(tt_redis_thread(), cache_cfg.cache_secret,
-		    strlen(cache_cfg.cache_secret), type, venue, ident, &json, NULL, &version,
-		    xargc, xargv, xreply);
-		if (r == TT_CACHE_HIT)
+		char key[TT_CACHE_KEY_MAX], vkey[TT_CACHE_KEY_MAX];
+		bool local = lcache_enabled() && tt_cache_key(key, sizeof(key), type, venue, ident) == TT_OK &&
+		    tt_cache_version_key(vkey, sizeof(vkey), venue) == TT_OK;
+		lcache_token tok = local ? lcache_token_of(vkey) : (lcache_token){ 0, 0, 0, false };
+		if (local && (json = lcache_get(key, vkey, &tok)) != NULL) {
+			tt_cache_count(TT_CACHE_HIT);
+			if (xargc > 0)
+				(void)tt_redis_cmd(tt_redis_thread(), xreply, xargc, xargv, NULL, NULL, 0);
 			return json;
+		}
+		size_t len = 0;
+		tt_cache_result r = tt_cache_get_with(tt_redis_thread(), cache_cfg.cache_secret,
+		    strlen(cache_cfg.cache_secret), type, venue, ident, &json, &len, &version,
+		    xargc, xargv, xreply);
+		if (r == TT_CACHE_HIT) {
+			if (local && tok.ok)
+				local_fill(key, vkey, json, len, &tok);
+			return json;
+		}
 	}
 	if (version < 0)
 		return NULL;   /* Redis did not answer: nothing to put later */
@@ -178,9 +212,10 @@ qapi_cache_put(const char *type, const char *venue, const char *ident,
 		if (pending[i].key[0] == '\0' || strcmp(key, pending[i].key) != 0)
 			continue;
 		pending[i].key[0] = '\0';   /* one put per get */
-		(void)tt_cache_put(tt_redis_thread(), cache_cfg.cache_secret,
+		if (tt_cache_put(tt_redis_thread(), cache_cfg.cache_secret,
 		    strlen(cache_cfg.cache_secret), type, venue, ident, pending[i].version, json,
-		    strlen(json), ttl_s);
+		    strlen(json), ttl_s) == TT_OK)
+			lcache_drop(key);   /* other replicas hear of the SET from Redis */
 		return;
 	}
 }

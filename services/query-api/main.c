@@ -9,6 +9,7 @@
  * at start-up is not fatal: /health/ready says 503 until it is back.
  */
 #include "qapi.h"
+#include "lcache.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +41,7 @@ usage(FILE *f)
 	    "  HTTP_MAX_BODY       1048576 (bytes; 413 beyond)\n"
 	    "  JWT_SECRET          required when NODE_ENV=production\n"
 	    "  CACHE_SECRET        HMAC key of cached answers (required in production)\n"
+	    "  LOCAL_CACHE_MB      64 (in-process copies of cached answers; 0 = off)\n"
 	    "  RATE_LIMIT_MAX      100 requests per client and path per window (0 = off)\n"
 	    "  RATE_LIMIT_WINDOW   60 seconds\n"
 	    "  DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD DB_POOL_MAX   PostgreSQL\n"
@@ -82,6 +84,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	tt_redis_thread_setup(&cfg);
+	lcache_start(&cfg);
 
 	ctx.cfg = &cfg;
 	ctx.db = db;
@@ -114,6 +117,7 @@ main(int argc, char **argv)
 	rc = 0;
 out:
 	tt_http_server_free(srv);
+	lcache_stop();
 	tt_auth_free(auth);
 	tt_db_free(db);
 	tt_redis_thread_cleanup();

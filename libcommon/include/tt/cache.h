@@ -134,6 +134,9 @@ tt_err tt_cache_put(tt_redis *r, const void *secret, size_t secretlen,
 tt_err tt_cache_bump_venues(tt_redis *r, const char *const *venues, size_t n,
     char *err, size_t errlen);
 
+/* Counts one lookup answered elsewhere (an in-process copy) in cache_requests_total. */
+void tt_cache_count(tt_cache_result r);
+
 /* Registers the counters above (all at 0) so /metrics shows them early. */
 void tt_cache_metrics_register(void);
 

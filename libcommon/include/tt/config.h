@@ -55,6 +55,7 @@ typedef struct {
 	char jwt_secret[TT_CFG_STR];  /* JWT_SECRET (secret) */
 	char customer_hash_salt[TT_CFG_STR]; /* CUSTOMER_HASH_SALT: HMAC key (secret) */
 	char cache_secret[TT_CFG_STR]; /* CACHE_SECRET: HMAC key of cache entries (secret) */
+	int  local_cache_mb;        /* LOCAL_CACHE_MB: query-api's in-process copies (64; 0 = off) */
 
 	int  rate_limit_max;        /* RATE_LIMIT_MAX per client and path per window (100; 0 = off) */
 	int  rate_limit_window;     /* RATE_LIMIT_WINDOW seconds (60) */
