@@ -16,6 +16,9 @@
  *            'event_id' rows of sales_daily;
  *   customers: customer_stats rows of the venue whose last_purchase falls
  *            in [t0, t1);
+ *   chart:   net cents and tickets per date (the 'total' rows of
+ *            sales_daily) or per hour (the hour rows of sales_rollups),
+ *            oldest first, 0 for a bucket without sales (migration 0006);
  *   tops:    shows with a non-empty id, ordered by net cents, then tickets,
  *            then id, the first ten, ranked 1..10.
  *
@@ -46,14 +49,28 @@ static const char SQL_DASH_KEYS[] =
     " LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today,"
     "          date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) d";
 
+/* Buyers and chart (one cell per date or hour, oldest first, 0 without sales). */
 static const char SQL_DASH_PERIODS[] =
-    "INSERT INTO dashboard_periods AS t (venue_id, days, tz, t1, customers)"
+    "INSERT INTO dashboard_periods AS t (venue_id, days, tz, t1, customers, chart_net, chart_tickets)"
     " SELECT a.venue_id, a.days, a.tz, a.t1,"
     "  (SELECT count(*) FROM customer_stats c WHERE c.venue_id = a.venue_id"
-    "    AND c.last_purchase >= a.t0 AND c.last_purchase < a.t1)"
-    " FROM agg_dash a"
+    "    AND c.last_purchase >= a.t0 AND c.last_purchase < a.t1),"
+    "  ch.net, ch.tickets"
+    " FROM agg_dash a, LATERAL ("
+    "  SELECT array_agg(coalesce(x.net, 0) ORDER BY i.i) AS net,"
+    "         array_agg(coalesce(x.tickets, 0) ORDER BY i.i) AS tickets"
+    "  FROM generate_series(0, CASE WHEN a.days = 0 THEN 23 ELSE a.b1 - a.b0 END) i (i)"
+    "  LEFT JOIN LATERAL ("
+    "    SELECT r.net_cents AS net, r.tickets_sold AS tickets FROM sales_daily r"
+    "     WHERE a.days > 0 AND r.venue_id = a.venue_id AND r.dimension = 'total'"
+    "       AND r.local_date = a.b0 + i.i AND r.value = ''"
+    "    UNION ALL"
+    "    SELECT sum(r.net_cents), sum(r.tickets_sold) FROM sales_rollups r"
+    "     WHERE a.days = 0 AND r.venue_id = a.venue_id AND r.granularity = 'hour'"
+    "       AND r.bucket = a.t0 + i.i * interval '1 hour' HAVING count(*) > 0) x ON true) ch"
     " ON CONFLICT (venue_id, days) DO UPDATE"
-    "  SET tz = EXCLUDED.tz, t1 = EXCLUDED.t1, customers = EXCLUDED.customers";
+    "  SET tz = EXCLUDED.tz, t1 = EXCLUDED.t1, customers = EXCLUDED.customers,"
+    "      chart_net = EXCLUDED.chart_net, chart_tickets = EXCLUDED.chart_tickets";
 
 static const char SQL_DASH_TOPS_DEL[] =
     "DELETE FROM dashboard_tops t USING agg_dash a"

@@ -229,10 +229,10 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
  * CTE p holds the period: its first and last bucket b0, b1 (dates for days,
  * hour instants for 24h) and its bounds as instants t0, t1.
  *
- * 't' and 'u' come from the aggregator's dashboard read model (migration
- * 0005, services/aggregator/dashboard.c) when it holds this very period
- * (CTE pre: same end instant t1, same zone): the _MODEL statements, which
- * answer no 'u' row otherwise. Then the _ROLLUP statements compute them
+ * 'c', 't' and 'u' come from the aggregator's dashboard read model
+ * (migrations 0005 and 0006, services/aggregator/dashboard.c) when it holds
+ * this very period (CTE d: same end instant t1, same zone): the _MODEL
+ * statements, which answer no 'u' row otherwise. Then the _ROLLUP statements compute them
  * from the rollups, with the same definitions. Two statements rather than
  * one with both branches: the executor sets up every node of a plan, taken
  * or not, and that set-up was a third of the model statement's cost.
@@ -244,16 +244,21 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
 	" UNION ALL " DASH_ROW("s", "0", "s.r", "s.f", "s.m", "s.customers")             \
 	" FROM (" RFM_SQL_TRIPLES ") s"                                                 \
 	" ORDER BY 1, 2"
-/* 'u' and 't' from the read model's rows of this period ("days": its days column). */
-#define DASH_MODEL(days)                                                               \
-	" UNION ALL " DASH_ROW("u", "0", "d.customers", "NULL", "NULL", "NULL")          \
-	" FROM dashboard_periods d, p WHERE d.venue_id = $1 AND d.days = " days          \
-	" AND d.t1 = p.t1 AND d.tz = p.tz"                                               \
+/*
+ * From the read model's row d of this period ("days": its days column):
+ * 'c' from its chart arrays (label: the bucket's date or hour), 'u', and
+ * 't' from dashboard_tops; no row at all when d does not hold the period.
+ */
+#define DASH_MODEL(days, label)                                                        \
+	", d AS (SELECT d.customers, d.chart_net, d.chart_tickets FROM dashboard_periods d, p" \
+	" WHERE d.venue_id = $1 AND d.days = " days " AND d.t1 = p.t1 AND d.tz = p.tz"   \
+	" AND d.chart_net IS NOT NULL) "                                                 \
+	DASH_ROW("c", "u.i", label, "u.n", "u.t", "NULL")                                  \
+	" FROM p, d, unnest(d.chart_net, d.chart_tickets) WITH ORDINALITY u (n, t, i)"   \
+	" UNION ALL " DASH_ROW("u", "0", "d.customers", "NULL", "NULL", "NULL") " FROM d" \
 	" UNION ALL " DASH_ROW("t", "t.rank", "t.event_id", "c.name", "t.tickets_sold", "t.net_cents") \
-	" FROM dashboard_periods d JOIN p ON d.t1 = p.t1 AND d.tz = p.tz"                \
-	" JOIN dashboard_tops t ON t.venue_id = $1 AND t.days = " days                    \
+	" FROM d JOIN dashboard_tops t ON t.venue_id = $1 AND t.days = " days             \
 	" LEFT JOIN event_catalog c ON c.venue_id = $1 AND c.event_id = t.event_id"     \
-	" WHERE d.venue_id = $1 AND d.days = " days                                      \
 	DASH_TAIL
 /* 'u' from customer_stats, 't' the ten best shows of rows r (a FROM ... WHERE). */
 #define DASH_ROLLUP(show, rows)                                                        \
@@ -271,34 +276,36 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
  * $2 local dates ending today: the chart from the one 'total' row per date
  * of sales_daily, the shows from its 'event_id' rows.
  */
-#define DASH_DAYS_HEAD                                                                 \
+#define DASH_DAYS_P                                                                    \
     "WITH p AS (SELECT z.tz, d.today - ($2::int - 1) AS b0, d.today AS b1,"            \
     " (d.today - ($2::int - 1))::timestamp AT TIME ZONE z.tz AS t0,"                   \
     " (d.today + 1)::timestamp AT TIME ZONE z.tz AS t1"                                \
-    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d) " \
-    DASH_ROW("c", "i", "p.b0 + i", "coalesce(r.net_cents, 0)", "coalesce(r.tickets_sold, 0)", "NULL") \
-    " FROM p CROSS JOIN generate_series(0, p.b1 - p.b0) i"                              \
-    " LEFT JOIN (SELECT r.local_date, r.net_cents, r.tickets_sold FROM sales_daily r, p" \
-    "  WHERE r.venue_id = $1 AND r.dimension = 'total' AND r.local_date BETWEEN p.b0 AND p.b1" \
+    " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d)"
+static const char SQL_DASH_DAYS_MODEL[] = DASH_DAYS_P
+    DASH_MODEL("$2::int", "p.b0 + (u.i - 1)::int");
+static const char SQL_DASH_DAYS_ROLLUP[] = DASH_DAYS_P " "
+    DASH_ROW("c", "i", "p.b0 + i", "coalesce(r.net_cents, 0)", "coalesce(r.tickets_sold, 0)", "NULL")
+    " FROM p CROSS JOIN generate_series(0, p.b1 - p.b0) i"
+    " LEFT JOIN (SELECT r.local_date, r.net_cents, r.tickets_sold FROM sales_daily r, p"
+    "  WHERE r.venue_id = $1 AND r.dimension = 'total' AND r.local_date BETWEEN p.b0 AND p.b1"
     "  AND r.value = '') r ON r.local_date = p.b0 + i"
-static const char SQL_DASH_DAYS_MODEL[] = DASH_DAYS_HEAD DASH_MODEL("$2::int");
-static const char SQL_DASH_DAYS_ROLLUP[] = DASH_DAYS_HEAD
     DASH_ROLLUP("r.value", "sales_daily r, p WHERE r.venue_id = $1 AND r.dimension = 'event_id'"
     " AND r.local_date BETWEEN p.b0 AND p.b1");
 
 /* The 24 UTC hours ending with the current one, from the hour rows of sales_rollups. */
-#define DASH_HOURS_HEAD                                                                \
+#define DASH_HOURS_P                                                                   \
     "WITH p AS (SELECT z.tz, h.hr - interval '23 hours' AS b0, h.hr AS b1,"             \
     " h.hr - interval '23 hours' AS t0, h.hr + interval '1 hour' AS t1"                 \
     " FROM " SQL_TZ " z,"                                                              \
-    " LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h) " \
-    DASH_ROW("c", "i", SQL_ISO("p.b0 + i * interval '1 hour'"), "coalesce(sum(r.net_cents), 0)", \
-    "coalesce(sum(r.tickets_sold), 0)", "NULL")                                        \
-    " FROM p CROSS JOIN generate_series(0, 23) i"                                      \
-    " LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"          \
+    " LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h)"
+static const char SQL_DASH_HOURS_MODEL[] = DASH_HOURS_P
+    DASH_MODEL("0", SQL_ISO("p.b0 + (u.i - 1) * interval '1 hour'"));
+static const char SQL_DASH_HOURS_ROLLUP[] = DASH_HOURS_P " "
+    DASH_ROW("c", "i", SQL_ISO("p.b0 + i * interval '1 hour'"), "coalesce(sum(r.net_cents), 0)",
+    "coalesce(sum(r.tickets_sold), 0)", "NULL")
+    " FROM p CROSS JOIN generate_series(0, 23) i"
+    " LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"
     " AND r.bucket = p.b0 + i * interval '1 hour' GROUP BY i, p.b0"
-static const char SQL_DASH_HOURS_MODEL[] = DASH_HOURS_HEAD DASH_MODEL("0");
-static const char SQL_DASH_HOURS_ROLLUP[] = DASH_HOURS_HEAD
     DASH_ROLLUP("r.event_id", "sales_rollups r, p WHERE r.venue_id = $1 AND r.granularity = 'hour'"
     " AND r.bucket BETWEEN p.b0 AND p.b1");
 
