@@ -161,7 +161,7 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 		char key[TT_CACHE_KEY_MAX], vkey[TT_CACHE_KEY_MAX];
 		bool local = lcache_enabled() && tt_cache_key(key, sizeof(key), type, venue, ident) == TT_OK &&
 		    tt_cache_version_key(vkey, sizeof(vkey), venue) == TT_OK;
-		lcache_token tok = local ? lcache_token_of(vkey) : (lcache_token){ 0, 0, 0, false };
+		lcache_token tok = local ? lcache_token_of(key, vkey) : (lcache_token){ 0, 0, 0, false };
 		if (local && (json = lcache_get(key, vkey, &tok)) != NULL) {
 			tt_cache_count(TT_CACHE_HIT);
 			if (xargc > 0)

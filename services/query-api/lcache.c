@@ -86,7 +86,7 @@ static struct {
 	entry          *tab[NBUCKETS];
 	vgen           *gens[NBUCKETS];
 	uint64_t        epoch;
-	uint64_t        kseq;       /* entry keys reported changed (or dropped here) */
+	uint64_t        kseq[NBUCKETS];  /* per bucket: entry keys reported changed (or dropped) */
 	atomic_bool     ok;         /* tracking set up and believed alive */
 	atomic_bool     stop;
 	pthread_t       thread;
@@ -165,7 +165,7 @@ lcache_enabled(void)
 }
 
 lcache_token
-lcache_token_of(const char *vkey)
+lcache_token_of(const char *key, const char *vkey)
 {
 	lcache_token t = { 0, 0, 0, false };
 
@@ -176,7 +176,7 @@ lcache_token_of(const char *vkey)
 	if (g != NULL) {
 		t.epoch = lc.epoch;
 		t.gen = g->gen;
-		t.kseq = lc.kseq;
+		t.kseq = lc.kseq[tt_hash_str(key) % NBUCKETS];
 		t.ok = atomic_load(&lc.ok);
 	}
 	pthread_mutex_unlock(&lc.mtx);
@@ -240,7 +240,7 @@ lcache_put(const char *key, const char *vkey, const char *json, size_t len, int6
 	pthread_mutex_lock(&lc.mtx);
 	const vgen *g = vgen_find(vkey, false);
 	if (!atomic_load(&lc.ok) || g == NULL || g->gen != t->gen || lc.epoch != t->epoch ||
-	    lc.kseq != t->kseq) {
+	    lc.kseq[tt_hash_str(key) % NBUCKETS] != t->kseq) {
 		pthread_mutex_unlock(&lc.mtx);   /* invalidated since the token: not stored */
 		free(e->key);
 		free(e->json);
@@ -265,7 +265,7 @@ lcache_drop(const char *key)
 		return;
 	pthread_mutex_lock(&lc.mtx);
 	entry_remove(key);
-	lc.kseq++;
+	lc.kseq[tt_hash_str(key) % NBUCKETS]++;
 	tt_metric_set(lc.bytes_g, (double)lc.bytes);
 	pthread_mutex_unlock(&lc.mtx);
 }
@@ -315,7 +315,7 @@ invalidate(const redisReply *rep)
 		} else {
 			/* An entry stored, refreshed, deleted or forged: its copy goes. */
 			entry_remove(k);
-			lc.kseq++;
+			lc.kseq[tt_hash_str(k) % NBUCKETS]++;
 		}
 	}
 	tt_metric_set(lc.bytes_g, (double)lc.bytes);

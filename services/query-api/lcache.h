@@ -36,12 +36,16 @@ void lcache_start(const tt_config *cfg);
 void lcache_stop(void);
 bool lcache_enabled(void);
 
-lcache_token lcache_token_of(const char *vkey);
+/* Before reading key (of the venue whose version key is vkey) from Redis. */
+lcache_token lcache_token_of(const char *key, const char *vkey);
 
 /* A malloc'd NUL-terminated copy of key's answer (free it), or NULL. */
 char *lcache_get(const char *key, const char *vkey, const lcache_token *t);
 
-/* Keeps json for ttl_ms under key, if no invalidation of vkey or of an entry came since t. */
+/*
+ * Keeps json for ttl_ms under key, if neither vkey nor key (nor a key of
+ * its hash bucket) was reported changed since t.
+ */
 void lcache_put(const char *key, const char *vkey, const char *json, size_t len,
     int64_t ttl_ms, const lcache_token *t);
 
