@@ -34,6 +34,7 @@
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -190,6 +191,39 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 	memcpy(pending[i].key, key, sizeof(key));
 	pending[i].version = version;
 	return NULL;
+}
+
+/* The longest a counters copy lives, should an invalidation ever be missed silently. */
+#define COUNTERS_COPY_MS 60000
+
+bool
+qapi_counters_local(const char *ckey, tt_counters *c, lcache_token *tok)
+{
+	long long v[3];
+	char *text;
+
+	*tok = lcache_token_of(ckey, ckey);
+	if (!tok->ok || (text = lcache_get(ckey, ckey, tok)) == NULL)
+		return false;
+	bool ok = sscanf(text, "%lld %lld %lld", &v[0], &v[1], &v[2]) == 3;
+	free(text);
+	if (!ok)
+		return false;
+	c->revenue_cents = v[0];
+	c->sales = v[1];
+	c->traffic = v[2];
+	return true;
+}
+
+void
+qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok)
+{
+	char text[80];
+	int n = snprintf(text, sizeof(text), "%lld %lld %lld", (long long)c->revenue_cents,
+	    (long long)c->sales, (long long)c->traffic);
+
+	if (n > 0 && (size_t)n < sizeof(text))
+		lcache_put(ckey, ckey, text, (size_t)n, COUNTERS_COPY_MS, tok);
 }
 
 char *

@@ -6,7 +6,7 @@
  *
  *   connection A: CLIENT ID, then SUBSCRIBE __redis__:invalidate;
  *   connection B: CLIENT TRACKING on REDIRECT <A's id> BCAST PREFIX
- *                 cache:version: PREFIX analytics:
+ *                 cache:version: PREFIX analytics: PREFIX counter:
  *
  * From then on Redis publishes on A the name of every key with those
  * prefixes that any client modifies (the aggregator's INCR after new data;
@@ -14,7 +14,10 @@
  * forged; a flush: a null payload). The tracker bumps the generation of
  * each named version key and drops the copy of each named entry; a copy is
  * served only while the generation it was stored under is still its venue's,
- * the epoch unchanged and its TTL not over. A tampered entry in Redis is
+ * the epoch unchanged and its TTL not over. Today's counters (counter:
+ * hashes, which ingest rewrites all the time) are copied under their own
+ * key as their version key, so each counter key has its own generation;
+ * generations are bounded (VGENS_MAX: past that, everything starts over). A tampered entry in Redis is
  * thus never shadowed by a copy: the forging SET drops the copy, and the
  * next read meets the bad MAC in Redis.
  *
@@ -61,6 +64,8 @@
 #define CHANNEL      "__redis__:invalidate"
 #define VPREFIX      "cache:version:"   /* the venues' data versions */
 #define EPREFIX      "analytics:"       /* the entries themselves (tt/cache.h) */
+#define CPREFIX      "counter:"         /* today's counters (tt/counters.h) */
+#define VGENS_MAX    200000             /* generations kept before a reset */
 
 typedef struct entry {
 	struct entry *next;
@@ -86,6 +91,7 @@ static struct {
 	entry          *tab[NBUCKETS];
 	vgen           *gens[NBUCKETS];
 	uint64_t        epoch;
+	size_t          nvgens;
 	uint64_t        kseq[NBUCKETS];  /* per bucket: entry keys reported changed (or dropped) */
 	atomic_bool     ok;         /* tracking set up and believed alive */
 	atomic_bool     stop;
@@ -107,10 +113,13 @@ vgen_find(const char *vkey, bool create)
 			return g;
 	if (!create)
 		return NULL;
+	if (lc.nvgens >= VGENS_MAX)
+		return NULL;   /* lcache_token_of resets the tables first */
 	size_t n = strlen(vkey) + 1;
 	vgen *g = malloc(sizeof(*g) + n);
 	if (g == NULL)
 		return NULL;
+	lc.nvgens++;
 	g->gen = 0;
 	memcpy(g->vkey, vkey, n);
 	g->next = lc.gens[b];
@@ -156,6 +165,20 @@ entry_remove(const char *key)
 	}
 }
 
+/* Frees every generation (copies must be dropped and the epoch moved with it). */
+static void
+vgens_clear(void)
+{
+	for (unsigned b = 0; b < NBUCKETS; b++) {
+		while (lc.gens[b] != NULL) {
+			vgen *g = lc.gens[b];
+			lc.gens[b] = g->next;
+			free(g);
+		}
+	}
+	lc.nvgens = 0;
+}
+
 /* ---- the API ---------------------------------------------------------------- */
 
 bool
@@ -172,6 +195,11 @@ lcache_token_of(const char *key, const char *vkey)
 	if (!lc.enabled || !atomic_load(&lc.ok))
 		return t;
 	pthread_mutex_lock(&lc.mtx);
+	if (lc.nvgens >= VGENS_MAX) {   /* one per venue and per venue-day: start over */
+		lc.epoch++;
+		entries_clear();
+		vgens_clear();
+	}
 	vgen *g = vgen_find(vkey, true);
 	if (g != NULL) {
 		t.epoch = lc.epoch;
@@ -308,10 +336,12 @@ invalidate(const redisReply *rep)
 		const char *k = keys->element[i]->str;
 		if (keys->element[i]->type != REDIS_REPLY_STRING)
 			continue;
-		if (strncmp(k, VPREFIX, sizeof(VPREFIX) - 1) == 0) {
+		if (strncmp(k, VPREFIX, sizeof(VPREFIX) - 1) == 0 ||
+		    strncmp(k, CPREFIX, sizeof(CPREFIX) - 1) == 0) {
+			/* A counters copy is its own version key: both kinds by generation. */
 			vgen *g = vgen_find(k, false);
 			if (g != NULL)
-				g->gen++;   /* a version key nobody read yet needs no mark */
+				g->gen++;   /* a key nobody read yet needs no mark */
 		} else {
 			/* An entry stored, refreshed, deleted or forged: its copy goes. */
 			entry_remove(k);
@@ -391,7 +421,8 @@ track(redisContext *a, redisContext *b, char *err, size_t errlen)
 		return false;
 	}
 	return command_ok(b, REDIS_REPLY_STATUS, NULL, err, errlen,
-	    "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s PREFIX %s", id, VPREFIX, EPREFIX);
+	    "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s PREFIX %s PREFIX %s", id, VPREFIX,
+	    EPREFIX, CPREFIX);
 }
 
 /* Serves A until it or B fails or stop is asked. */
@@ -502,13 +533,7 @@ lcache_stop(void)
 	pthread_mutex_lock(&lc.mtx);
 	atomic_store(&lc.ok, false);
 	entries_clear();
-	for (unsigned b = 0; b < NBUCKETS; b++) {
-		while (lc.gens[b] != NULL) {
-			vgen *g = lc.gens[b];
-			lc.gens[b] = g->next;
-			free(g);
-		}
-	}
+	vgens_clear();
 	pthread_mutex_unlock(&lc.mtx);
 	lc.enabled = false;
 }

@@ -15,8 +15,10 @@
 
 #include <hiredis/hiredis.h>
 
+#include "lcache.h"
 #include "tt/auth.h"
 #include "tt/config.h"
+#include "tt/counters.h"
 #include "tt/db.h"
 #include "tt/http.h"
 
@@ -69,6 +71,15 @@ char *qapi_cache_get(const tt_http_req *req, const char *type, const char *venue
  */
 char *qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
     const char *ident, int xargc, const char **xargv, redisReply **xreply);
+
+/*
+ * Today's counters from the in-process copy of their Redis hash ckey
+ * (lcache.h; exact through invalidation tracking, prefix counter:): true
+ * with *c filled. Otherwise false, and *tok is what qapi_counters_keep needs
+ * once the hash has been read from Redis (taken before that read).
+ */
+bool qapi_counters_local(const char *ckey, tt_counters *c, lcache_token *tok);
+void qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok);
 void qapi_cache_put(const char *type, const char *venue, const char *ident,
     const char *json, int ttl_s);
 

@@ -35,8 +35,9 @@
  *     customer_rfm_counts, named by rfm.h);
  *   - realtime is today's Redis counters (UTC day), Postgres copy when
  *     Redis is down: the same source as /analytics/realtime/summary. It
- *     is read on every request (in the Redis round trip of the cache
- *     lookup), never cached with the rest;
+ *     is read on every request (from the in-process copy of the hash,
+ *     which Redis' invalidation tracking keeps exact, or in the Redis
+ *     round trip of the cache lookup), never cached with the rest;
  *   - revenue summary: the local dates of startDate and endDate (a bare date
  *     or a date-time without offset is local; a date-time with offset is
  *     converted to the venue's zone), 1 to 366 dates, sales_daily. Channel / event type '' is
@@ -504,6 +505,8 @@ h_dashboard(tt_http_req *req, void *udata)
 	const char *cargv[TT_COUNTERS_ARGC];
 	redisReply *crep = NULL;
 	tt_counters today;
+	lcache_token ctok;
+	bool local_today;
 	char *cached = NULL;
 	const char *body;
 	tt_strbuf b, out;
@@ -523,11 +526,16 @@ h_dashboard(tt_http_req *req, void *udata)
 		goto done;
 	}
 	snprintf(ident, sizeof(ident), "period=%s", period);
-	/* Today's counters travel with the cache lookup: one Redis round trip. */
+	/*
+	 * Today's counters: the in-process copy of their Redis hash if there is
+	 * one, else read with the cache lookup, in the same round trip.
+	 */
 	tt_iso_date(tt_now_ms(), day);
 	tt_counters_redis_argv(venue, day, ckey, cargv);
-	if ((cached = qapi_cache_get_with(req, "dashboard", venue, ident, TT_COUNTERS_ARGC, cargv,
-	    &crep)) != NULL) {
+	local_today = qapi_counters_local(ckey, &today, &ctok);
+	cached = local_today ? qapi_cache_get(req, "dashboard", venue, ident)
+	    : qapi_cache_get_with(req, "dashboard", venue, ident, TT_COUNTERS_ARGC, cargv, &crep);
+	if (cached != NULL) {
 		body = cached;
 		tt_http_set_header(req, "X-Cache", "HIT");
 	} else {
@@ -543,10 +551,14 @@ h_dashboard(tt_http_req *req, void *udata)
 		goto done;
 	}
 	const char *source;
-	if ((e = tt_counters_read_reply(ctx->db, QAPI_DB_WAIT_MS, venue, day, crep, &today, &source,
-	    err, sizeof(err))) != TT_OK) {
-		qapi_fail(req, e, "dashboard realtime", err);
-		goto done;
+	if (!local_today) {
+		if ((e = tt_counters_read_reply(ctx->db, QAPI_DB_WAIT_MS, venue, day, crep, &today,
+		    &source, err, sizeof(err))) != TT_OK) {
+			qapi_fail(req, e, "dashboard realtime", err);
+			goto done;
+		}
+		if (strcmp(source, "redis") == 0)
+			qapi_counters_keep(ckey, &today, &ctok);
 	}
 	tt_strbuf_put(&out, body, n - 1);
 	tt_strbuf_puts(&out, ",\"realtime\":{\"todayRevenue\":");

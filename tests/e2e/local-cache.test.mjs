@@ -14,6 +14,8 @@
 //     served in-process until tracking is back (a version bump made meanwhile
 //     is honoured), then copies are made again;
 //   - a copy lives no longer than the Redis entry's TTL;
+//   - the dashboard's counters of today are copied too (no HMGET) and a
+//     change to their hash shows on the next read;
 //   - LOCAL_CACHE_MB=0: every read is a Redis read.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -170,6 +172,25 @@ describe('query-api local cache: copies in-process, exact through Redis invalida
     await sleep(1700);
     const r = await summary();
     assert.equal(r.headers['x-cache'], 'MISS', 'a copy outlived its Redis entry');
+  });
+
+  it("the dashboard's counters of today: copied in-process, a change to their hash shows on the next read", async () => {
+    const hash = `counter:${venue}:${new Date().toISOString().slice(0, 10)}`;
+    await w.redis.command('HSET', hash, 'revenue_cents', '1250', 'sales', '3', 'traffic', '9');
+    const realtime = async () => {
+      const r = await client.get('/analytics/dashboard?period=7d');
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      return r.json.data.realtime;
+    };
+    const hmgets = async () => Number(/cmdstat_hmget:calls=(\d+)/.exec(await w.redis.command('INFO', 'commandstats'))?.[1] ?? 0);
+    await realtime();   // read from Redis with the cache lookup, then copied
+    const h0 = await hmgets();
+    assert.deepEqual(await realtime(), { todayRevenue: 12.5, todaySales: 3, currentTraffic: 9 });
+    assert.equal(await hmgets(), h0, 'the counters were read from Redis again');
+    await w.redis.command('HINCRBY', hash, 'sales', '2');   // what ingest does with every batch
+    assert.deepEqual(await realtime(), { todayRevenue: 12.5, todaySales: 5, currentTraffic: 9 });
+    assert.ok((await hmgets()) > h0, 'the changed hash was read from Redis');
+    await w.redis.command('DEL', hash);
   });
 
   it('LOCAL_CACHE_MB=0: every read is a Redis read', async () => {
