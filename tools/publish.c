@@ -28,6 +28,7 @@
  * closes the connection or nacks a message, 2 on a usage error.
  */
 #include "tt/error.h"
+#include "tt/rng.h"
 #include "tt/strbuf.h"
 #include "tt/strparse.h"
 
@@ -216,74 +217,26 @@ on_signal(int sig)
 
 /* ------------------------------------------------------------------ rng */
 
-/* xoshiro256** seeded through splitmix64: fast, and the same everywhere. */
-typedef struct {
-	uint64_t s[4];
-} rng;
-
-static uint64_t
-splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void
-rng_seed(rng *r, uint64_t seed)
-{
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t
-rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t
-rng_next(rng *r)
-{
-	uint64_t *s = r->s;
-	uint64_t out = rotl(s[1] * 5, 7) * 9;
-	uint64_t t = s[1] << 17;
-
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/* Uniform in [0, n); n > 0. The modulo bias is below 2^-40 for our n. */
-static uint64_t
-rng_below(rng *r, uint64_t n)
-{
-	return rng_next(r) % n;
-}
+/* xoshiro256** seeded through splitmix64 (tt/rng.h): fast, and the same everywhere. */
+typedef tt_rng rng;
 
 /* Uniform in [lo, hi], inclusive. */
 static int64_t
 rng_range(rng *r, int64_t lo, int64_t hi)
 {
-	return lo + (int64_t)rng_below(r, (uint64_t)(hi - lo) + 1);
+	return lo + (int64_t)tt_rng_below(r, (uint64_t)(hi - lo) + 1);
 }
 
 static bool
 rng_chance(rng *r, unsigned percent)
 {
-	return rng_below(r, 100) < percent;
+	return tt_rng_below(r, 100) < percent;
 }
 
 static const char *
 rng_pick(rng *r, const char *const *list, size_t n)
 {
-	return list[rng_below(r, n)];
+	return list[tt_rng_below(r, n)];
 }
 
 /* ------------------------------------------------------- JSON assembly */
@@ -510,7 +463,7 @@ gen_init(struct gen *g, const struct options *opt)
 {
 	memset(g, 0, sizeof(*g));
 	g->opt = opt;
-	rng_seed(&g->r, opt->seed);
+	tt_rng_seed(&g->r, opt->seed);
 	g->win_end_ms = opt->now_ms;
 	g->win_start_ms = (opt->now_ms / DAY_MS - opt->days) * DAY_MS;
 	for (int i = 0; i < EV_COUNT; i++)
@@ -535,7 +488,7 @@ gen_fini(struct gen *g)
 static void
 hex_id(rng *r, char *out, size_t outlen, const char *prefix, int nhex)
 {
-	uint64_t v = rng_next(r);
+	uint64_t v = tt_rng_next(r);
 
 	snprintf(out, outlen, "%s%0*llx", prefix, nhex,
 	    (unsigned long long)(nhex >= 16 ? v : v >> (64 - 4 * nhex)));
@@ -545,7 +498,7 @@ hex_id(rng *r, char *out, size_t outlen, const char *prefix, int nhex)
 static void
 uuid_like(rng *r, char *out, size_t outlen)
 {
-	uint64_t a = rng_next(r), b = rng_next(r);
+	uint64_t a = tt_rng_next(r), b = tt_rng_next(r);
 
 	snprintf(out, outlen, "%08llx-%04llx-4%03llx-%llx%03llx-%012llx",
 	    (unsigned long long)(a >> 32), (unsigned long long)((a >> 16) & 0xffff),
@@ -557,7 +510,7 @@ uuid_like(rng *r, char *out, size_t outlen)
 static enum ev_type
 pick_type(struct gen *g)
 {
-	uint64_t x = rng_below(&g->r, g->weight_total);
+	uint64_t x = tt_rng_below(&g->r, g->weight_total);
 
 	for (int i = 0; i < EV_COUNT; i++) {
 		if (x < g->opt->weights[i])
@@ -572,7 +525,7 @@ pick_price_cents(rng *r)
 {
 	int64_t c = rng_range(r, 500, 50000);
 
-	switch (rng_below(r, 4)) {
+	switch (tt_rng_below(r, 4)) {
 	case 0: /* whole dollars: 5, 120 */
 		c -= c % 100;
 		break;
@@ -592,7 +545,7 @@ add_pii(struct gen *g, int64_t user)
 	rng *r = &g->r;
 	const char *fn = rng_pick(r, first_names, NELEM(first_names));
 	const char *ln = rng_pick(r, last_names, NELEM(last_names));
-	uint64_t what = rng_below(r, 3);
+	uint64_t what = tt_rng_below(r, 3);
 
 	if (what != 1) {
 		obj_strf(&g->data, "email", "user%lld@example.com", (long long)user);
@@ -633,7 +586,7 @@ recent_purchase(struct gen *g)
 {
 	if (g->nrecent == 0 || !rng_chance(&g->r, 90))
 		return NULL;
-	return &g->recent[rng_below(&g->r, g->nrecent)];
+	return &g->recent[tt_rng_below(&g->r, g->nrecent)];
 }
 
 /*
@@ -842,10 +795,10 @@ build_malformed(struct gen *g, tt_strbuf *body, const char **rk)
 		"ticket.teleported", "user.abducted", "TICKET.PURCHASED", "analytics",
 	};
 	rng *r = &g->r;
-	enum malformed m = (enum malformed)rng_below(r, MAL_COUNT);
+	enum malformed m = (enum malformed)tt_rng_below(r, MAL_COUNT);
 	bool purchase = m == MAL_NEG_PRICE || m == MAL_PRICE_3DEC;
 	enum ev_type t = purchase ? EV_TICKET_PURCHASED : pick_type(g);
-	uint64_t v = rng_below(r, 5);
+	uint64_t v = tt_rng_below(r, 5);
 	char tmp[64];
 	size_t len;
 
@@ -1046,8 +999,8 @@ gen_next(struct gen *g, struct plan *p, tt_strbuf *body, const char **rk,
 	rng *r = &g->r;
 
 	if (p->dups > 0 && g->nring > 0 &&
-	    rng_below(r, (uint64_t)p->left) < (uint64_t)p->dups) {
-		const struct sent *s = &g->ring[rng_below(r, g->nring)];
+	    tt_rng_below(r, (uint64_t)p->left) < (uint64_t)p->dups) {
+		const struct sent *s = &g->ring[tt_rng_below(r, g->nring)];
 
 		p->dups--;
 		p->left--;
@@ -1057,7 +1010,7 @@ gen_next(struct gen *g, struct plan *p, tt_strbuf *body, const char **rk,
 		return KIND_DUP;
 	}
 	if (p->bad > 0 &&
-	    rng_below(r, (uint64_t)(p->left - p->dups)) < (uint64_t)p->bad)
+	    tt_rng_below(r, (uint64_t)(p->left - p->dups)) < (uint64_t)p->bad)
 		kind = KIND_BAD;
 	p->left--;
 

@@ -8,6 +8,7 @@
 #include "tt/log.h"
 #include "tt/time.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,56 +65,67 @@ tt_redis_free(tt_redis *r)
 	free(r);
 }
 
+/* One argv command on a fresh context whose reply must be +OK-like; false otherwise. */
+static bool
+setup_cmd(redisContext *c, int argc, const char **argv)
+{
+	redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+	bool ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+
+	if (rep != NULL)
+		freeReplyObject(rep);
+	return ok;
+}
+
+tt_err
+tt_redis_open(redisContext **out, const char *host, int port, const char *password, int db,
+    int timeout_ms, char *err, size_t errlen)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	redisContext *c = redisConnectWithTimeout(host, port, tv);
+	tt_err e = TT_OK;
+
+	*out = NULL;
+	if (c == NULL)
+		return tt_seterr(err, errlen, TT_ENOMEM, "redis: out of memory");
+	if (c->err != 0) {
+		e = tt_seterr(err, errlen, TT_ECONN, "redis %s:%d: %s", host, port, c->errstr);
+		goto fail;
+	}
+	redisSetTimeout(c, tv);
+	if (password != NULL && password[0] != '\0' &&
+	    !setup_cmd(c, 2, (const char *[]){ "AUTH", password })) {
+		e = tt_seterr(err, errlen, TT_EAUTH, "redis: AUTH failed");
+		goto fail;
+	}
+	if (db != 0) {
+		char n[8];
+		snprintf(n, sizeof(n), "%d", db);
+		if (!setup_cmd(c, 2, (const char *[]){ "SELECT", n })) {
+			e = tt_seterr(err, errlen, TT_EREDIS, "redis: SELECT %d failed", db);
+			goto fail;
+		}
+	}
+	*out = c;
+	return TT_OK;
+fail:
+	redisFree(c);
+	return e;
+}
+
 static tt_err
 redis_ensure(tt_redis *r, char *err, size_t errlen)
 {
 	if (r == NULL)
 		return tt_seterr(err, errlen, TT_ECONN, "redis: no connection");
-	struct timeval tv = { r->timeout_ms / 1000, (r->timeout_ms % 1000) * 1000 };
-
 	if (r->ctx != NULL && r->ctx->err == 0)
 		return TT_OK;
 	if (r->ctx != NULL) {
 		redisFree(r->ctx);
 		r->ctx = NULL;
 	}
-	r->ctx = redisConnectWithTimeout(r->host, r->port, tv);
-	if (r->ctx == NULL)
-		return tt_seterr(err, errlen, TT_ENOMEM, "redis: out of memory");
-	if (r->ctx->err != 0) {
-		tt_seterr(err, errlen, TT_ECONN, "redis %s:%d: %s", r->host, r->port, r->ctx->errstr);
-		redisFree(r->ctx);
-		r->ctx = NULL;
-		return TT_ECONN;
-	}
-	redisSetTimeout(r->ctx, tv);
-	if (r->password[0] != '\0') {
-		const char *argv[] = { "AUTH", r->password };
-		redisReply *rep = redisCommandArgv(r->ctx, 2, argv, NULL);
-		int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
-		if (rep != NULL)
-			freeReplyObject(rep);
-		if (!ok) {
-			redisFree(r->ctx);
-			r->ctx = NULL;
-			return tt_seterr(err, errlen, TT_EAUTH, "redis: AUTH failed");
-		}
-	}
-	if (r->db != 0) {
-		char db[8];
-		snprintf(db, sizeof(db), "%d", r->db);
-		const char *argv[] = { "SELECT", db };
-		redisReply *rep = redisCommandArgv(r->ctx, 2, argv, NULL);
-		int ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
-		if (rep != NULL)
-			freeReplyObject(rep);
-		if (!ok) {
-			redisFree(r->ctx);
-			r->ctx = NULL;
-			return tt_seterr(err, errlen, TT_EREDIS, "redis: SELECT %d failed", r->db);
-		}
-	}
-	return TT_OK;
+	return tt_redis_open(&r->ctx, r->host, r->port, r->password, r->db, r->timeout_ms, err,
+	    errlen);
 }
 
 /* Converts a NULL reply or an error reply into tt_err, freeing what it must. */

@@ -97,21 +97,19 @@ wants_fresh(const tt_http_req *req)
 }
 
 /*
- * GET of the venue's data version (missing = 0; -1 when Redis does not
- * answer), pipelined with the caller's command when xargc > 0.
+ * GET of the venue's data version key vkey (missing = 0; -1 when Redis does
+ * not answer), pipelined with the caller's command when xargc > 0.
  */
 static int64_t
-venue_version(const char *venue, int xargc, const char **xargv, redisReply **xreply)
+venue_version(const char *vkey, int xargc, const char **xargv, redisReply **xreply)
 {
-	char key[TT_CACHE_KEY_MAX];
-	const char *argv[2] = { "GET", key };
+	const char *argv[2] = { "GET", vkey };
 	const char **argvs[2] = { argv, xargv };
 	int argcs[2] = { 2, xargc };
 	redisReply *rep[2] = { NULL, NULL };
 	int64_t v = -1;
 
-	if (tt_cache_version_key(key, sizeof(key), venue) != TT_OK ||
-	    tt_redis_pipeline(tt_redis_thread(), xargc > 0 ? 2 : 1, argcs, argvs, NULL, rep,
+	if (tt_redis_pipeline(tt_redis_thread(), xargc > 0 ? 2 : 1, argcs, argvs, NULL, rep,
 	    NULL, 0) != TT_OK)
 		return -1;
 	if (xargc > 0)
@@ -143,7 +141,7 @@ char *
 qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
     const char *ident, int xargc, const char **xargv, redisReply **xreply)
 {
-	char *json = NULL;
+	char key[TT_CACHE_KEY_MAX], vkey[TT_CACHE_KEY_MAX], *json = NULL;
 	int64_t version = -1;
 
 	pthread_once(&cache_once, cache_init);
@@ -151,19 +149,17 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 		xargc = 0;
 	else
 		*xreply = NULL;
-	if (!cache_enabled) {
+	if (!cache_enabled || tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK ||
+	    tt_cache_version_key(vkey, sizeof(vkey), venue) != TT_OK) {
 		if (xargc > 0)
 			(void)tt_redis_cmd(tt_redis_thread(), xreply, xargc, xargv, NULL, NULL, 0);
 		return NULL;
 	}
 	if (wants_fresh(req)) {
-		version = venue_version(venue, xargc, xargv, xreply);
+		version = venue_version(vkey, xargc, xargv, xreply);
 	} else {
-		char key[TT_CACHE_KEY_MAX], vkey[TT_CACHE_KEY_MAX];
-		bool local = lcache_enabled() && tt_cache_key(key, sizeof(key), type, venue, ident) == TT_OK &&
-		    tt_cache_version_key(vkey, sizeof(vkey), venue) == TT_OK;
-		lcache_token tok = local ? lcache_token_of(key, vkey) : (lcache_token){ 0, 0, 0, false };
-		if (local && (json = lcache_get(key, vkey, &tok)) != NULL) {
+		lcache_token tok;
+		if ((json = lcache_lookup(key, vkey, &tok)) != NULL) {
 			tt_cache_count(TT_CACHE_HIT);
 			if (xargc > 0)
 				(void)tt_redis_cmd(tt_redis_thread(), xreply, xargc, xargv, NULL, NULL, 0);
@@ -174,16 +170,13 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 		    strlen(cache_cfg.cache_secret), type, venue, ident, &json, &len, &version,
 		    xargc, xargv, xreply);
 		if (r == TT_CACHE_HIT) {
-			if (local && tok.ok)
+			if (tok.ok)
 				local_fill(key, vkey, json, len, &tok);
 			return json;
 		}
 	}
 	if (version < 0)
 		return NULL;   /* Redis did not answer: nothing to put later */
-	char key[TT_CACHE_KEY_MAX];
-	if (tt_cache_key(key, sizeof(key), type, venue, ident) != TT_OK)
-		return NULL;
 	for (unsigned i = 0; i < PENDING_SLOTS; i++)   /* a get that never put: forget it */
 		if (strcmp(pending[i].key, key) == 0)
 			pending[i].key[0] = '\0';
@@ -199,31 +192,19 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 bool
 qapi_counters_local(const char *ckey, tt_counters *c, lcache_token *tok)
 {
-	long long v[3];
-	char *text;
+	char *copy = lcache_lookup(ckey, ckey, tok);   /* the struct's bytes, as kept below */
 
-	*tok = lcache_token_of(ckey, ckey);
-	if (!tok->ok || (text = lcache_get(ckey, ckey, tok)) == NULL)
+	if (copy == NULL)
 		return false;
-	bool ok = sscanf(text, "%lld %lld %lld", &v[0], &v[1], &v[2]) == 3;
-	free(text);
-	if (!ok)
-		return false;
-	c->revenue_cents = v[0];
-	c->sales = v[1];
-	c->traffic = v[2];
+	memcpy(c, copy, sizeof(*c));
+	free(copy);
 	return true;
 }
 
 void
 qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok)
 {
-	char text[80];
-	int n = snprintf(text, sizeof(text), "%lld %lld %lld", (long long)c->revenue_cents,
-	    (long long)c->sales, (long long)c->traffic);
-
-	if (n > 0 && (size_t)n < sizeof(text))
-		lcache_put(ckey, ckey, text, (size_t)n, COUNTERS_COPY_MS, tok);
+	lcache_put(ckey, ckey, (const char *)c, sizeof(*c), COUNTERS_COPY_MS, tok);
 }
 
 char *

@@ -14,12 +14,12 @@
  * forged; a flush: a null payload). The tracker bumps the generation of
  * each named version key and drops the copy of each named entry; a copy is
  * served only while the generation it was stored under is still its venue's,
- * the epoch unchanged and its TTL not over. Today's counters (counter:
- * hashes, which ingest rewrites all the time) are copied under their own
- * key as their version key, so each counter key has its own generation;
- * generations are bounded (VGENS_MAX: past that, everything starts over). A tampered entry in Redis is
+ * the epoch unchanged and its TTL not over. A tampered entry in Redis is
  * thus never shadowed by a copy: the forging SET drops the copy, and the
- * next read meets the bad MAC in Redis.
+ * next read meets the bad MAC in Redis. Today's counters (counter: hashes,
+ * which ingest rewrites all the time) are copied with their own key as
+ * their version key, so each counter key has its own generation;
+ * generations are bounded (VGENS_MAX: past that, everything starts over).
  *
  * The epoch moves whenever tracking may have missed something: A or B
  * failing (B is PINGed every second, since a closed B ends its tracking
@@ -27,8 +27,8 @@
  * and the next successful set-up, tokens say !ok and nothing is served or
  * stored here: reads go to Redis as without this module.
  *
- * Order of events for one key, and why a copy is never stale: a reader
- * takes its token (generation g) before its MGET. If the version changed
+ * Order of events for one key, and why a copy is never stale: a reader's
+ * lookup takes its token (generation g) before its MGET. If the version changed
  * before the MGET, the MGET saw the new one; if after, Redis sends the
  * invalidation after the change, and the tracker bumps g either before
  * lcache_put (which then stores nothing) or after (the stored copy is then
@@ -45,7 +45,6 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -56,6 +55,7 @@
 
 #include "tt/log.h"
 #include "tt/metrics.h"
+#include "tt/redis.h"
 #include "tt/strparse.h"
 #include "tt/time.h"
 
@@ -70,7 +70,6 @@
 typedef struct entry {
 	struct entry *next;
 	char         *key;
-	uint32_t      vbucket;   /* the version key's generation slot */
 	uint64_t      epoch, gen;
 	int64_t       expires_ms;   /* tt_mono_ms() deadline: the Redis TTL */
 	size_t        len;
@@ -114,7 +113,7 @@ vgen_find(const char *vkey, bool create)
 	if (!create)
 		return NULL;
 	if (lc.nvgens >= VGENS_MAX)
-		return NULL;   /* lcache_token_of resets the tables first */
+		return NULL;   /* lcache_lookup resets the tables first */
 	size_t n = strlen(vkey) + 1;
 	vgen *g = malloc(sizeof(*g) + n);
 	if (g == NULL)
@@ -149,7 +148,7 @@ entries_clear(void)
 	tt_metric_set(lc.bytes_g, (double)lc.bytes);
 }
 
-/* Unlinks and frees the entry of key; its slot pointer, for reuse. */
+/* Unlinks and frees the entry of key, if there is one. */
 static void
 entry_remove(const char *key)
 {
@@ -181,54 +180,32 @@ vgens_clear(void)
 
 /* ---- the API ---------------------------------------------------------------- */
 
-bool
-lcache_enabled(void)
+char *
+lcache_lookup(const char *key, const char *vkey, lcache_token *t)
 {
-	return lc.enabled;
-}
+	char *out = NULL;
 
-lcache_token
-lcache_token_of(const char *key, const char *vkey)
-{
-	lcache_token t = { 0, 0, 0, false };
-
-	if (!lc.enabled || !atomic_load(&lc.ok))
-		return t;
+	*t = (lcache_token){ 0, 0, 0, false };
+	if (!lc.enabled)
+		return NULL;
+	if (!atomic_load(&lc.ok)) {
+		tt_metric_inc(lc.bypass);
+		return NULL;
+	}
 	pthread_mutex_lock(&lc.mtx);
 	if (lc.nvgens >= VGENS_MAX) {   /* one per venue and per venue-day: start over */
 		lc.epoch++;
 		entries_clear();
 		vgens_clear();
 	}
-	vgen *g = vgen_find(vkey, true);
-	if (g != NULL) {
-		t.epoch = lc.epoch;
-		t.gen = g->gen;
-		t.kseq = lc.kseq[tt_hash_str(key) % NBUCKETS];
-		t.ok = atomic_load(&lc.ok);
-	}
-	pthread_mutex_unlock(&lc.mtx);
-	return t;
-}
-
-char *
-lcache_get(const char *key, const char *vkey, const lcache_token *t)
-{
-	char *out = NULL;
-
-	if (!lc.enabled)
-		return NULL;
-	if (!t->ok) {
-		tt_metric_inc(lc.bypass);
-		return NULL;
-	}
-	pthread_mutex_lock(&lc.mtx);
+	const vgen *g = vgen_find(vkey, true);
+	if (g == NULL || !atomic_load(&lc.ok))
+		goto out;
+	*t = (lcache_token){ lc.epoch, g->gen, lc.kseq[tt_hash_str(key) % NBUCKETS], true };
 	for (entry *e = lc.tab[tt_hash_str(key) % NBUCKETS]; e != NULL; e = e->next) {
 		if (strcmp(e->key, key) != 0)
 			continue;
-		const vgen *g = vgen_find(vkey, false);
-		if (g == NULL || e->epoch != lc.epoch || e->gen != g->gen || !atomic_load(&lc.ok) ||
-		    tt_mono_ms() >= e->expires_ms) {
+		if (e->epoch != lc.epoch || e->gen != g->gen || tt_mono_ms() >= e->expires_ms) {
 			entry_remove(key);   /* dead for good: its data or its TTL is over */
 			tt_metric_set(lc.bytes_g, (double)lc.bytes);
 			break;
@@ -239,6 +216,7 @@ lcache_get(const char *key, const char *vkey, const lcache_token *t)
 		}
 		break;
 	}
+out:
 	pthread_mutex_unlock(&lc.mtx);
 	tt_metric_inc(out != NULL ? lc.hit : lc.miss);
 	return out;
@@ -354,48 +332,16 @@ invalidate(const redisReply *rep)
 	return true;
 }
 
-/* A connected, authenticated context, or NULL (detail logged by the caller). */
-static redisContext *
-connect_one(char *err, size_t errlen)
-{
-	struct timeval tv = { 2, 0 };
-	redisContext *c = redisConnectWithTimeout(lc.host, lc.port, tv);
-
-	if (c == NULL || c->err) {
-		snprintf(err, errlen, "%s", c != NULL ? c->errstr : "out of memory");
-		redisFree(c);
-		return NULL;
-	}
-	redisSetTimeout(c, tv);
-	if (lc.password[0] != '\0') {
-		redisReply *r = redisCommand(c, "AUTH %s", lc.password);
-		bool ok = r != NULL && r->type == REDIS_REPLY_STATUS;
-		if (r != NULL)
-			freeReplyObject(r);
-		if (!ok) {
-			snprintf(err, errlen, "AUTH failed");
-			redisFree(c);
-			return NULL;
-		}
-	}
-	redisReply *r = redisCommand(c, "CLIENT SETNAME query-api-lcache-%ld", (long)getpid());
-	if (r != NULL)
-		freeReplyObject(r);
-	return c;
-}
-
-/* A command on c whose reply must be of type want; false with err otherwise. */
+/* A command (argv) on c whose reply must be of type want; false with err otherwise. */
 static bool
-command_ok(redisContext *c, int want, long long *integer, char *err, size_t errlen,
-    const char *fmt, ...)
+command_ok(redisContext *c, int want, long long *integer, char *err, size_t errlen, int argc,
+    const char **argv)
 {
-	va_list ap;
-	va_start(ap, fmt);
-	redisReply *r = redisvCommand(c, fmt, ap);
-	va_end(ap);
+	redisReply *r = redisCommandArgv(c, argc, argv, NULL);
 	bool ok = r != NULL && r->type == want;
+
 	if (!ok)
-		snprintf(err, errlen, "%s", r == NULL ? c->errstr :
+		snprintf(err, errlen, "%s: %s", argv[0], r == NULL ? c->errstr :
 		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	else if (integer != NULL)
 		*integer = r->integer;
@@ -404,25 +350,37 @@ command_ok(redisContext *c, int want, long long *integer, char *err, size_t errl
 	return ok;
 }
 
+/* A connected, authenticated context named for CLIENT LIST, or NULL with err. */
+static redisContext *
+connect_one(char *err, size_t errlen)
+{
+	char name[48];
+	redisContext *c = NULL;
+
+	if (tt_redis_open(&c, lc.host, lc.port, lc.password, 0, 2000, err, errlen) != TT_OK)
+		return NULL;
+	snprintf(name, sizeof(name), "query-api-lcache-%ld", (long)getpid());
+	const char *setname[] = { "CLIENT", "SETNAME", name };
+	(void)command_ok(c, REDIS_REPLY_STATUS, NULL, err, errlen, 3, setname);
+	return c;
+}
+
 /* Sets tracking up on fresh A and B; false with err. */
 static bool
 track(redisContext *a, redisContext *b, char *err, size_t errlen)
 {
-	long long id = 0;
+	char id[24];
+	long long n = 0;
 
-	if (!command_ok(a, REDIS_REPLY_INTEGER, &id, err, errlen, "CLIENT ID"))
+	const char *client_id[] = { "CLIENT", "ID" }, *subscribe[] = { "SUBSCRIBE", CHANNEL };
+	if (!command_ok(a, REDIS_REPLY_INTEGER, &n, err, errlen, 2, client_id) ||
+	    !command_ok(a, REDIS_REPLY_ARRAY, NULL, err, errlen, 2, subscribe))
 		return false;
-	redisReply *r = redisCommand(a, "SUBSCRIBE %s", CHANNEL);
-	bool sub = r != NULL && r->type == REDIS_REPLY_ARRAY;
-	if (r != NULL)
-		freeReplyObject(r);
-	if (!sub) {
-		snprintf(err, errlen, "SUBSCRIBE %s failed", CHANNEL);
-		return false;
-	}
+	snprintf(id, sizeof(id), "%lld", n);
+	const char *on[] = { "CLIENT", "TRACKING", "on", "REDIRECT", id, "BCAST",
+		"PREFIX", VPREFIX, "PREFIX", EPREFIX, "PREFIX", CPREFIX };
 	return command_ok(b, REDIS_REPLY_STATUS, NULL, err, errlen,
-	    "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s PREFIX %s PREFIX %s", id, VPREFIX,
-	    EPREFIX, CPREFIX);
+	    (int)(sizeof(on) / sizeof(on[0])), on);
 }
 
 /* Serves A until it or B fails or stop is asked. */
@@ -450,7 +408,8 @@ serve(redisContext *a, redisContext *b)
 			return;   /* closed or failed */
 		if (tt_mono_ms() >= next_ping) {
 			char err[128];
-			if (!command_ok(b, REDIS_REPLY_STATUS, NULL, err, sizeof(err), "PING"))
+			const char *ping[] = { "PING" };
+			if (!command_ok(b, REDIS_REPLY_STATUS, NULL, err, sizeof(err), 1, ping))
 				return;
 			next_ping = tt_mono_ms() + PING_EVERY_MS;
 		}

@@ -10,9 +10,10 @@
  * whichever comes first. While the tracking connection is
  * down or not yet set up, nothing is served from here.
  *
- * Use: take a token for the version key BEFORE reading Redis, and hand it
- * to lcache_put with what was read: an invalidation that arrived in between
- * makes the put a no-op, so a copy is never older than Redis' answer.
+ * Use: lcache_lookup first (it takes a token, BEFORE Redis is read), then on
+ * a miss read Redis and hand the token to lcache_put with what was read: an
+ * invalidation that arrived in between makes the put a no-op, so a copy is
+ * never older than Redis' answer.
  */
 #ifndef QAPI_LCACHE_H
 #define QAPI_LCACHE_H
@@ -34,13 +35,13 @@ typedef struct {
  */
 void lcache_start(const tt_config *cfg);
 void lcache_stop(void);
-bool lcache_enabled(void);
 
-/* Before reading key (of the venue whose version key is vkey) from Redis. */
-lcache_token lcache_token_of(const char *key, const char *vkey);
-
-/* A malloc'd NUL-terminated copy of key's answer (free it), or NULL. */
-char *lcache_get(const char *key, const char *vkey, const lcache_token *t);
+/*
+ * A malloc'd NUL-terminated copy of key's answer (free it), or NULL. Either
+ * way *t is the token to hand to lcache_put after reading key from Redis
+ * (t->ok false: tracking is down, nothing is served or stored).
+ */
+char *lcache_lookup(const char *key, const char *vkey, lcache_token *t);
 
 /*
  * Keeps json for ttl_ms under key, if neither vkey nor key (nor a key of

@@ -22,6 +22,16 @@ typedef struct tt_redis tt_redis;
 tt_err tt_redis_new(tt_redis **out, const char *host, int port,
     const char *password, int timeout_ms);
 
+/*
+ * A new blocking hiredis connection to host:port, authenticated (password
+ * NULL or "": none) and on logical database db, with timeout_ms for the
+ * connect and every reply: for callers that need the context itself (a
+ * subscriber polling its descriptor). tt_redis connects with it. TT_OK with
+ * *out (redisFree it), or the error with the reason in err.
+ */
+tt_err tt_redis_open(redisContext **out, const char *host, int port, const char *password,
+    int db, int timeout_ms, char *err, size_t errlen);
+
 /* Selects logical database db (0..15) on every (re)connection. */
 void tt_redis_set_db(tt_redis *r, int db);
 tt_err tt_redis_new_cfg(tt_redis **out, const tt_config *cfg);
