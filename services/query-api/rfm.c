@@ -86,3 +86,36 @@ rfm_percent_hundredths(int64_t part, int64_t total)
 	/* part <= total; counts of customers never come near INT64_MAX / 10000. */
 	return (part * 20000 + total) / (2 * total);
 }
+
+bool
+rfm_counts_add(const char *text, int64_t count[RFM_SEGMENTS], int64_t *total)
+{
+	int64_t add[RFM_SEGMENTS] = { 0 }, sum = 0;
+	const char *s = text;
+
+	if (s == NULL || *s++ != '{')
+		return false;
+	for (int cell = 0; cell < RFM_CELLS; cell++) {
+		int64_t n = 0;
+		rfm_segment seg;
+		if (cell > 0 && *s++ != ',')
+			return false;
+		if (*s < '0' || *s > '9')
+			return false;
+		for (; *s >= '0' && *s <= '9'; s++) {
+			if (n > (INT32_MAX - (*s - '0')) / 10)   /* a count of customers is an int4 */
+				return false;
+			n = n * 10 + (*s - '0');
+		}
+		if (!rfm_segment_of(cell / 25 + 1, cell / 5 % 5 + 1, cell % 5 + 1, &seg))
+			return false;
+		add[seg] += n;
+		sum += n;
+	}
+	if (*s++ != '}' || *s != '\0')
+		return false;
+	for (int i = 0; i < RFM_SEGMENTS; i++)
+		count[i] += add[i];
+	*total += sum;
+	return true;
+}

@@ -34,15 +34,14 @@ typedef enum {
 } rfm_segment;
 
 /*
- * The venue's ($1) customers per score triple, as rows (r, f, m, customers)
- * with customers > 0, from customer_rfm_counts: the aggregator keeps one row
- * per venue there, the 125 counts in cell 1 + (r - 1) * 25 + (f - 1) * 5 +
- * (m - 1) of an array (docs/aggregator.md).
+ * The venue's ($1) customers per score triple, one row with one text
+ * column (none when the venue has no buying customer): customer_rfm_counts
+ * keeps, per venue, the 125 counts in cell 1 + (r - 1) * 25 + (f - 1) * 5 +
+ * (m - 1) of an integer array (docs/aggregator.md), read here as its text
+ * ("{0,3,...}") and summed per segment by rfm_counts_add().
  */
-#define RFM_SQL_TRIPLES                                                               \
-	"SELECT (u.i - 1) / 25 + 1 AS r, (u.i - 1) / 5 % 5 + 1 AS f, (u.i - 1) % 5 + 1 AS m," \
-	" u.n AS customers FROM customer_rfm_counts c,"                                   \
-	" unnest(c.customers) WITH ORDINALITY u (n, i) WHERE c.venue_id = $1 AND u.n > 0"
+#define RFM_SQL_COUNTS "SELECT c.customers::text FROM customer_rfm_counts c WHERE c.venue_id = $1"
+#define RFM_CELLS 125
 
 /* "Champions", "Loyal Customers", ...; NULL for a value out of range. */
 const char *rfm_segment_name(rfm_segment s);
@@ -64,5 +63,14 @@ bool rfm_avg_cents(int64_t total, int64_t n, int64_t *out);
  * 3333, i.e. 33.33 %). 0 when total <= 0. part and total are counts >= 0.
  */
 int64_t rfm_percent_hundredths(int64_t part, int64_t total);
+
+/*
+ * Adds the counts of one customer_rfm_counts array in PostgreSQL's text
+ * form, exactly RFM_CELLS non-negative decimal integers between braces,
+ * separated by commas, to count[segment] and *total. False, with count
+ * and *total untouched, for anything else (NULL, another length, a sign,
+ * a space, NULL cells, an overflow).
+ */
+bool rfm_counts_add(const char *text, int64_t count[RFM_SEGMENTS], int64_t *total);
 
 #endif

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 
 #include "rfm.h"
@@ -128,6 +129,119 @@ percentages_are_hundredths_rounded_half_up(void **state)
 	assert_int_equal(rfm_percent_hundredths(0, 0), 0);
 }
 
+/* PostgreSQL's text of an int4[] of RFM_CELLS cells, cell i holding v[i]. */
+static void
+array_text(char *out, size_t outlen, const long long *v)
+{
+	size_t n = 0;
+
+	n += (size_t)snprintf(out + n, outlen - n, "{");
+	for (int i = 0; i < RFM_CELLS; i++)
+		n += (size_t)snprintf(out + n, outlen - n, i ? ",%lld" : "%lld", v[i]);
+	snprintf(out + n, outlen - n, "}");
+}
+
+/* The index of segment name in rfm.h order, by name. */
+static int
+segment_index(const char *name)
+{
+	for (int i = 0; i < RFM_SEGMENTS; i++)
+		if (strcmp(rfm_segment_name((rfm_segment)i), name) == 0)
+			return i;
+	fail_msg("no segment %s", name);
+	return -1;
+}
+
+static void
+counts_array_is_summed_per_segment(void **state)
+{
+	long long v[RFM_CELLS], want_count[RFM_SEGMENTS] = { 0 };
+	int64_t count[RFM_SEGMENTS], total = 5;
+	char text[2048];
+
+	(void)state;
+	/* Cell 1 + (r-1)*25 + (f-1)*5 + (m-1) (1-based) holds 1000 r + 100 f + 10 m + 1. */
+	for (int r = 1; r <= 5; r++)
+		for (int f = 1; f <= 5; f++)
+			for (int m = 1; m <= 5; m++) {
+				long long n = 1000 * r + 100 * f + 10 * m + 1;
+				v[(r - 1) * 25 + (f - 1) * 5 + (m - 1)] = n;
+				want_count[segment_index(want[r - 1][(f + m + 1) / 2 - 1])] += n;
+			}
+	array_text(text, sizeof(text), v);
+	for (int i = 0; i < RFM_SEGMENTS; i++)
+		count[i] = 10 * i;   /* added to, not replaced */
+	assert_true(rfm_counts_add(text, count, &total));
+	long long sum = 0;
+	for (int i = 0; i < RFM_SEGMENTS; i++) {
+		assert_int_equal(count[i], 10 * i + want_count[i]);
+		sum += want_count[i];
+	}
+	/* sum over r, f, m of 1000 r + 100 f + 10 m + 1 = 125 + 25 * 15 * 1110 */
+	assert_int_equal(sum, 125 + 25 * 15 * 1110);
+	assert_int_equal(total, 5 + sum);
+}
+
+static void
+one_customer_lands_in_its_segment(void **state)
+{
+	long long v[RFM_CELLS] = { 0 };
+	int64_t count[RFM_SEGMENTS] = { 0 }, total = 0;
+	char text[2048];
+
+	(void)state;
+	v[124] = 7;   /* r 5, f 5, m 5 */
+	v[0] = 2;     /* r 1, f 1, m 1 */
+	v[2 * 25 + 2 * 5 + 1] = 2147483647;   /* r 3, f 3, m 2: FM 3, the largest int4 */
+	array_text(text, sizeof(text), v);
+	assert_true(rfm_counts_add(text, count, &total));
+	assert_int_equal(count[RFM_CHAMPIONS], 7);
+	assert_int_equal(count[RFM_LOST], 2);
+	assert_int_equal(count[RFM_NEED_ATTENTION], 2147483647);
+	assert_int_equal(total, 2147483647LL + 9);
+}
+
+static void
+malformed_counts_are_refused_and_change_nothing(void **state)
+{
+	long long v[RFM_CELLS] = { 0 };
+	int64_t count[RFM_SEGMENTS] = { 0 }, total = 0;
+	char ok[2048], bad[2100];
+
+	(void)state;
+	array_text(ok, sizeof(ok), v);
+	ok[1] = '3';   /* cell 1 = 3: valid */
+	assert_true(rfm_counts_add(ok, count, &total));
+	assert_int_equal(total, 3);
+	assert_int_equal(count[RFM_LOST], 3);
+
+	const char *fixed[] = { NULL, "", "{}", "{1}", "{NULL}", "[0]", "0" };
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		assert_false(rfm_counts_add(fixed[i], count, &total));
+
+	/* 124 and 126 cells */
+	snprintf(bad, sizeof(bad), "{%s", strchr(ok, ',') + 1);
+	assert_false(rfm_counts_add(bad, count, &total));
+	snprintf(bad, sizeof(bad), "{0,%s", ok + 1);
+	assert_false(rfm_counts_add(bad, count, &total));
+
+	/* one cell spoiled at a time */
+	const char *cells[] = { "-1", "+1", " 1", "1 ", "NULL", "2147483648", "99999999999999999999", "1.5", "" };
+	for (size_t i = 0; i < sizeof(cells) / sizeof(cells[0]); i++) {
+		snprintf(bad, sizeof(bad), "{%s%s", cells[i], ok + 2);
+		assert_false(rfm_counts_add(bad, count, &total));
+	}
+	snprintf(bad, sizeof(bad), "%s ", ok);   /* trailing */
+	assert_false(rfm_counts_add(bad, count, &total));
+	snprintf(bad, sizeof(bad), "%s}", ok);
+	assert_false(rfm_counts_add(bad, count, &total));
+	assert_int_equal(total, 3);   /* the one valid array at the start */
+	assert_int_equal(count[RFM_LOST], 3);
+	for (int i = 0; i < RFM_SEGMENTS; i++)
+		if (i != RFM_LOST)
+			assert_int_equal(count[i], 0);
+}
+
 int
 main(void)
 {
@@ -138,6 +252,9 @@ main(void)
 		cmocka_unit_test(scores_out_of_range_are_refused),
 		cmocka_unit_test(averages_round_half_away_from_zero_to_the_cent),
 		cmocka_unit_test(percentages_are_hundredths_rounded_half_up),
+		cmocka_unit_test(counts_array_is_summed_per_segment),
+		cmocka_unit_test(one_customer_lands_in_its_segment),
+		cmocka_unit_test(malformed_counts_are_refused_and_change_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -223,8 +223,9 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
  * column 0 and ordered by kind, then column 1:
  *   'c' chart points:       -, label, net cents, tickets (oldest first)
  *   'p' the period:         -, tz, start instant, end instant
- *   's' RFM score triples:  -, r, f, m, customers (rfm.h; customer_rfm_counts,
- *                           kept by the aggregator with customer_stats)
+ *   's' RFM counts:         -, the venue's customer_rfm_counts array as text
+ *                           (rfm.h; kept by the aggregator with
+ *                           customer_stats), none without buying customers
  *   't' the ten best shows: rank, id, name, tickets, net cents
  *   'u' customers who bought in the period: -, count
  * CTE p holds the period: its first and last bucket b0, b1 (dates for days,
@@ -242,8 +243,8 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
 	"SELECT '" kind "', " seq ", (" a ")::text, (" b ")::text, (" c ")::text, (" d ")::text"
 #define DASH_TAIL                                                                      \
 	" UNION ALL " DASH_ROW("p", "0", "p.tz", SQL_ISO("p.t0"), SQL_ISO("p.t1"), "NULL") " FROM p" \
-	" UNION ALL " DASH_ROW("s", "0", "s.r", "s.f", "s.m", "s.customers")             \
-	" FROM (" RFM_SQL_TRIPLES ") s"                                                 \
+	" UNION ALL " DASH_ROW("s", "0", "s.customers", "NULL", "NULL", "NULL")          \
+	" FROM (" RFM_SQL_COUNTS ") s"                                                  \
 	" ORDER BY 1, 2"
 /*
  * From the read model's row d of this period ("days": its days column):
@@ -333,17 +334,11 @@ segments_put(tt_strbuf *b, const PGresult *res, dash_rows rows, bool *bad)
 {
 	int64_t count[RFM_SEGMENTS] = { 0 }, total = 0;
 
-	for (int i = rows.first; i < rows.end; i++) {
-		int64_t r = col_i64(res, i, 2, bad), f = col_i64(res, i, 3, bad);
-		int64_t m = col_i64(res, i, 4, bad), n = col_i64(res, i, 5, bad);
-		rfm_segment sg;
-		if (!rfm_segment_of((int)r, (int)f, (int)m, &sg)) {
+	if (rows.end - rows.first > 1)
+		*bad = true;
+	for (int i = rows.first; i < rows.end; i++)
+		if (!rfm_counts_add(PQgetvalue(res, i, 2), count, &total))
 			*bad = true;
-			continue;
-		}
-		count[sg] += n;
-		total += n;
-	}
 	tt_strbuf_putc(b, '[');
 	for (int i = 0; i < RFM_SEGMENTS; i++) {
 		tt_strbuf_puts(b, i ? ",{\"segment\":" : "{\"segment\":");

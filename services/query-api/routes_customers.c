@@ -52,8 +52,7 @@ static const char customer_sql[] =
     " WHERE c.venue_id = $1 AND c.customer_hash = $2";
 
 /* Customers per RFM score triple (customer_rfm_counts, kept by the aggregator). */
-static const char segments_sql[] =
-    "SELECT r::text, f::text, m::text, customers::text FROM (" RFM_SQL_TRIPLES ") t";
+static const char segments_sql[] = RFM_SQL_COUNTS;
 
 enum { C_ORDERS, C_TICKETS, C_SPEND, C_REFUND, C_FIRST, C_LAST, C_R, C_F, C_M, C_RECENCY, C_COLS };
 
@@ -295,19 +294,11 @@ h_segments(tt_http_req *req, void *udata)
 		qapi_fail(req, e, "customer segments failed", err);
 		return;
 	}
-	for (int r = 0; r < PQntuples(res); r++) {
-		int64_t v[4];
-		rfm_segment s;
-		bool ok = true;
-		for (int i = 0; i < 4 && ok; i++)
-			ok = col_i64(res, r, i, &v[i]);
-		if (!ok || !rfm_segment_of((int)v[0], (int)v[1], (int)v[2], &s)) {
-			PQclear(res);
-			qapi_fail(req, TT_EDB, "customer segments failed", "unexpected scores");
-			return;
-		}
-		count[s] += v[3];
-		total += v[3];
+	if (PQntuples(res) > 1 ||
+	    (PQntuples(res) == 1 && !rfm_counts_add(PQgetvalue(res, 0, 0), count, &total))) {
+		PQclear(res);
+		qapi_fail(req, TT_EDB, "customer segments failed", "unexpected scores");
+		return;
 	}
 	PQclear(res);
 
