@@ -188,6 +188,8 @@ qapi_cache_get_with(const tt_http_req *req, const char *type, const char *venue,
 
 /* The longest a counters copy lives, should an invalidation ever be missed silently. */
 #define COUNTERS_COPY_MS 60000
+/* The longest a copy of PostgreSQL's counters lives (the hash absent from Redis). */
+#define COUNTERS_DB_COPY_MS 1000
 
 bool
 qapi_counters_local(const char *ckey, tt_counters *c, lcache_token *tok)
@@ -202,9 +204,11 @@ qapi_counters_local(const char *ckey, tt_counters *c, lcache_token *tok)
 }
 
 void
-qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok)
+qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok,
+    bool from_redis)
 {
-	lcache_put(ckey, ckey, (const char *)c, sizeof(*c), COUNTERS_COPY_MS, tok);
+	lcache_put(ckey, ckey, (const char *)c, sizeof(*c),
+	    from_redis ? COUNTERS_COPY_MS : COUNTERS_DB_COPY_MS, tok);
 }
 
 char *

@@ -79,7 +79,16 @@ char *qapi_cache_get_with(const tt_http_req *req, const char *type, const char *
  * once the hash has been read from Redis (taken before that read).
  */
 bool qapi_counters_local(const char *ckey, tt_counters *c, lcache_token *tok);
-void qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok);
+
+/*
+ * Keeps *c as the copy of ckey. from_redis: read from the hash (kept up to
+ * 60 s); else Redis answered that the hash does not exist and *c came from
+ * PostgreSQL (a venue without an event today, or a copy Redis lost): kept
+ * 1 s, since a PostgreSQL change that never reaches Redis would not end it.
+ * Either copy ends as soon as ckey is written in Redis.
+ */
+void qapi_counters_keep(const char *ckey, const tt_counters *c, const lcache_token *tok,
+    bool from_redis);
 void qapi_cache_put(const char *type, const char *venue, const char *ident,
     const char *json, int ttl_s);
 

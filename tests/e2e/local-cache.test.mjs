@@ -16,6 +16,8 @@
 //   - a copy lives no longer than the Redis entry's TTL;
 //   - the dashboard's counters of today are copied too (no HMGET) and a
 //     change to their hash shows on the next read;
+//   - a venue whose hash is absent from Redis: PostgreSQL's counters are
+//     copied for at most 1 s, and the hash appearing ends the copy at once;
 //   - LOCAL_CACHE_MB=0: every read is a Redis read.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -190,6 +192,41 @@ describe('query-api local cache: copies in-process, exact through Redis invalida
     await w.redis.command('HINCRBY', hash, 'sales', '2');   // what ingest does with every batch
     assert.deepEqual(await realtime(), { todayRevenue: 12.5, todaySales: 5, currentTraffic: 9 });
     assert.ok((await hmgets()) > h0, 'the changed hash was read from Redis');
+    await w.redis.command('DEL', hash);
+  });
+
+  it("a venue without counters in Redis: PostgreSQL's copied for at most 1 s, a hash written in Redis shows on the next read", async () => {
+    const v2 = `${w.tag}-venue-2`;
+    const c2 = api(base, { token: venueToken(v2) });
+    const day = new Date().toISOString().slice(0, 10);
+    const hash = `counter:${v2}:${day}`;
+    await w.redis.command('DEL', hash);
+    await w.pool.query(
+      'INSERT INTO realtime_counters (venue_id, day, revenue_cents, sales, traffic) VALUES ($1, $2, 700, 2, 4)',
+      [v2, day]);
+    const realtime = async () => {
+      const r = await c2.get('/analytics/dashboard?period=7d');
+      assert.equal(r.status, 200, r.text.slice(0, 300));
+      return r.json.data.realtime;
+    };
+    const hmgets = async () => Number(/cmdstat_hmget:calls=(\d+)/.exec(await w.redis.command('INFO', 'commandstats'))?.[1] ?? 0);
+    assert.deepEqual(await realtime(), { todayRevenue: 7, todaySales: 2, currentTraffic: 4 }, 'from PostgreSQL');
+    const h0 = await hmgets();
+    assert.deepEqual(await realtime(), { todayRevenue: 7, todaySales: 2, currentTraffic: 4 }, 'the copy');
+    assert.equal(await hmgets(), h0, 'the absent hash was asked for again at once');
+
+    // A change PostgreSQL alone knows of shows once the copy is over (1 s).
+    await w.pool.query('UPDATE realtime_counters SET sales = 5 WHERE venue_id = $1 AND day = $2', [v2, day]);
+    const t0 = Date.now();
+    let now;
+    while ((now = await realtime()).todaySales !== 5 && Date.now() - t0 < 5000) await sleep(100);
+    assert.deepEqual(now, { todayRevenue: 7, todaySales: 5, currentTraffic: 4 }, 'the change in PostgreSQL did not show');
+    assert.ok(Date.now() - t0 < 3000, `the PostgreSQL copy lived ${Date.now() - t0} ms`);
+
+    // The hash appearing in Redis (ingest's next batch) ends the copy at once.
+    await realtime();   // copied again
+    await w.redis.command('HSET', hash, 'revenue_cents', '1250', 'sales', '6', 'traffic', '9');
+    assert.deepEqual(await realtime(), { todayRevenue: 12.5, todaySales: 6, currentTraffic: 9 }, 'after HSET');
     await w.redis.command('DEL', hash);
   });
 
