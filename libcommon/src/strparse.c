@@ -37,6 +37,36 @@ tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out)
 }
 
 tt_err
+tt_parse_pg_int_array(const char *s, size_t len, int64_t min, int64_t max,
+    int64_t *out, size_t outmax, size_t *n)
+{
+	size_t i = 1, count = 0;
+
+	*n = 0;
+	if (s == NULL || len < 2 || s[0] != '{' || s[len - 1] != '}')
+		return TT_EPARSE;
+	if (len == 2)
+		return TT_OK;
+	while (i < len) {
+		size_t end = i;
+		while (end < len - 1 && s[end] != ',')
+			end++;
+		/* An empty cell ("{1,,2}", "{1,}") or a '+', which PostgreSQL never writes. */
+		if (end == i || s[i] == '+')
+			return TT_EPARSE;
+		if (count == outmax)
+			return TT_ETOOBIG;
+		tt_err e = tt_parse_i64(s + i, end - i, min, max, &out[count]);
+		if (e != TT_OK)
+			return e;
+		count++;
+		i = end + 1;   /* past the ',' or the closing '}' */
+	}
+	*n = count;
+	return TT_OK;
+}
+
+tt_err
 tt_parse_bool(const char *s, size_t len, int *out)
 {
 	static const struct { const char *s; int v; } words[] = {

@@ -1,7 +1,8 @@
 /*
  * strparse_test.c - tt_parse_i64 and tt_parse_bool at their edges: the
  * int64 limits and one beyond, lone signs, empty input, leading zeros,
- * non-digits, caller bounds, and reading exactly len bytes.
+ * non-digits, caller bounds, and reading exactly len bytes; and
+ * tt_parse_pg_int_array on PostgreSQL's array text and everything else.
  *
  * INT64_MIN/MAX are the C limits (-9223372036854775808, 9223372036854775807).
  */
@@ -314,6 +315,68 @@ test_fmt_i64_writes_decimal_at_the_limits(void **state)
 	assert_string_equal(buf, "-9223372036854775808");
 }
 
+/* tt_parse_pg_int_array over a NUL-terminated s. */
+static tt_err
+arr(const char *s, int64_t min, int64_t max, int64_t *out, size_t outmax, size_t *n)
+{
+	return tt_parse_pg_int_array(s, s == NULL ? 0 : strlen(s), min, max, out, outmax, n);
+}
+
+static void
+test_pg_int_array_reads_cells_in_order(void **state)
+{
+	(void)state;
+	int64_t v[4] = { 0 };
+	size_t n = 99;
+	assert_int_equal(arr("{}", INT64_MIN, INT64_MAX, v, 4, &n), TT_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(arr("{7}", INT64_MIN, INT64_MAX, v, 4, &n), TT_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0], 7);
+	assert_int_equal(arr("{0,-12,9223372036854775807,-9223372036854775808}", INT64_MIN, INT64_MAX,
+	    v, 4, &n), TT_OK);
+	assert_int_equal(n, 4);
+	assert_int_equal(v[0], 0);
+	assert_int_equal(v[1], -12);
+	assert_int_equal(v[2], INT64_MAX);
+	assert_int_equal(v[3], INT64_MIN);
+	/* exactly len bytes: the tail past len is not read */
+	assert_int_equal(tt_parse_pg_int_array("{1,2}garbage", 5, 0, 9, v, 4, &n), TT_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[1], 2);
+}
+
+static void
+test_pg_int_array_rejects_what_postgres_does_not_write(void **state)
+{
+	(void)state;
+	int64_t v[4];
+	size_t n;
+	const char *bad[] = {
+		"", "{", "}", "1", "{1", "1}", "{1,}", "{,1}", "{1,,2}", "{ 1}", "{1 }", "{+1}",
+		"{-}", "{NULL}", "{1.5}", "{\"1\"}", "{{1}}", "{1}}", " {1}", "{1} ", "{1};", "[1]",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(arr(bad[i], INT64_MIN, INT64_MAX, v, 4, &n), TT_EPARSE);
+	assert_int_equal(arr(NULL, INT64_MIN, INT64_MAX, v, 4, &n), TT_EPARSE);
+	assert_int_equal(tt_parse_pg_int_array("{1,\0}", 5, 0, 9, v, 4, &n), TT_EPARSE);
+}
+
+static void
+test_pg_int_array_bounds(void **state)
+{
+	(void)state;
+	int64_t v[3];
+	size_t n;
+	assert_int_equal(arr("{1,2,3}", 0, 3, v, 3, &n), TT_OK);
+	assert_int_equal(arr("{1,2,3,4}", 0, 9, v, 3, &n), TT_ETOOBIG);
+	assert_int_equal(arr("{1,-1}", 0, 9, v, 3, &n), TT_ERANGE);
+	assert_int_equal(arr("{10}", 0, 9, v, 3, &n), TT_ERANGE);
+	assert_int_equal(arr("{9223372036854775808}", INT64_MIN, INT64_MAX, v, 3, &n), TT_ERANGE);
+	assert_int_equal(arr("{}", 0, 9, v, 0, &n), TT_OK);
+	assert_int_equal(arr("{1}", 0, 9, v, 0, &n), TT_ETOOBIG);
+}
+
 int
 main(void)
 {
@@ -337,6 +400,9 @@ main(void)
 		cmocka_unit_test(test_parse_i64_enforces_caller_min),
 		cmocka_unit_test(test_parse_i64_reads_exactly_len_bytes),
 		cmocka_unit_test(test_parse_i64_rejects_embedded_nul),
+		cmocka_unit_test(test_pg_int_array_reads_cells_in_order),
+		cmocka_unit_test(test_pg_int_array_rejects_what_postgres_does_not_write),
+		cmocka_unit_test(test_pg_int_array_bounds),
 		cmocka_unit_test(test_parse_bool_true_words),
 		cmocka_unit_test(test_parse_bool_false_words),
 		cmocka_unit_test(test_parse_bool_ignores_case),

@@ -18,6 +18,9 @@
 #include "rfm.h"
 
 #include <stddef.h>
+#include <string.h>
+
+#include "tt/strparse.h"
 
 static const char *const segment_names[RFM_SEGMENTS] = {
 	[RFM_CHAMPIONS]           = "Champions",
@@ -90,30 +93,20 @@ rfm_percent_hundredths(int64_t part, int64_t total)
 bool
 rfm_counts_add(const char *text, int64_t count[RFM_SEGMENTS], int64_t *total)
 {
-	int64_t add[RFM_SEGMENTS] = { 0 }, sum = 0;
-	const char *s = text;
+	int64_t cells[RFM_CELLS], add[RFM_SEGMENTS] = { 0 }, sum = 0;
+	size_t n;
 
-	if (s == NULL || *s++ != '{')
+	/* A count of customers is an int4 >= 0. */
+	if (text == NULL || tt_parse_pg_int_array(text, strlen(text), 0, INT32_MAX, cells,
+	    RFM_CELLS, &n) != TT_OK || n != RFM_CELLS)
 		return false;
 	for (int cell = 0; cell < RFM_CELLS; cell++) {
-		int64_t n = 0;
 		rfm_segment seg;
-		if (cell > 0 && *s++ != ',')
-			return false;
-		if (*s < '0' || *s > '9')
-			return false;
-		for (; *s >= '0' && *s <= '9'; s++) {
-			if (n > (INT32_MAX - (*s - '0')) / 10)   /* a count of customers is an int4 */
-				return false;
-			n = n * 10 + (*s - '0');
-		}
 		if (!rfm_segment_of(cell / 25 + 1, cell / 5 % 5 + 1, cell % 5 + 1, &seg))
 			return false;
-		add[seg] += n;
-		sum += n;
+		add[seg] += cells[cell];
+		sum += cells[cell];
 	}
-	if (*s++ != '}' || *s != '\0')
-		return false;
 	for (int i = 0; i < RFM_SEGMENTS; i++)
 		count[i] += add[i];
 	*total += sum;

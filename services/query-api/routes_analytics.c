@@ -86,6 +86,8 @@ __extension__ typedef __int128 i128;
 /* The venue's zone, "UTC" without a venues row (OFFSET 0: looked up once, not per use). */
 #define SQL_TZ "(SELECT coalesce((SELECT timezone FROM venues WHERE venue_id = $1), 'UTC') AS tz OFFSET 0)"
 #define SQL_ISO(col) "to_char((" col ") AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+/* A date as YYYY-MM-DD whatever the session's DateStyle. */
+#define SQL_DATE(col) "to_char(" col ", 'YYYY-MM-DD')"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -221,7 +223,10 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
  * The rollup part of a dashboard is one statement (one round trip, one
  * plan, one transaction instead of five), whose rows are tagged by kind in
  * column 0 and ordered by kind, then column 1:
- *   'c' chart points:       -, label, net cents, tickets (oldest first)
+ *   'c' the chart:          -, net cents and tickets per bucket (oldest
+ *                           first) as two integer arrays in PostgreSQL's
+ *                           text, the first bucket's label (a date, or the
+ *                           hour as an ISO instant); one row
  *   'p' the period:         -, tz, start instant, end instant
  *   's' RFM counts:         -, the venue's customer_rfm_counts array as text
  *                           (rfm.h; kept by the aggregator with
@@ -248,15 +253,14 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
 	" ORDER BY 1, 2"
 /*
  * From the read model's row d of this period ("days": its days column):
- * 'c' from its chart arrays (label: the bucket's date or hour), 'u', and
- * 't' from dashboard_tops; no row at all when d does not hold the period.
+ * 'c' from its chart arrays (label: the first bucket's), 'u', and 't' from
+ * dashboard_tops; no row at all when d does not hold the period.
  */
 #define DASH_MODEL(days, label)                                                        \
 	", d AS (SELECT d.customers, d.chart_net, d.chart_tickets FROM dashboard_periods d, p" \
 	" WHERE d.venue_id = $1 AND d.days = " days " AND d.t1 = p.t1 AND d.tz = p.tz"   \
 	" AND d.chart_net IS NOT NULL) "                                                 \
-	DASH_ROW("c", "u.i", label, "u.n", "u.t", "NULL")                                  \
-	" FROM p, d, unnest(d.chart_net, d.chart_tickets) WITH ORDINALITY u (n, t, i)"   \
+	DASH_ROW("c", "0", "d.chart_net", "d.chart_tickets", label, "NULL") " FROM p, d"  \
 	" UNION ALL " DASH_ROW("u", "0", "d.customers", "NULL", "NULL", "NULL") " FROM d" \
 	" UNION ALL " DASH_ROW("t", "t.rank", "t.event_id", "c.name", "t.tickets_sold", "t.net_cents") \
 	" FROM d JOIN dashboard_tops t ON t.venue_id = $1 AND t.days = " days             \
@@ -284,13 +288,14 @@ run(tt_http_req *req, PGconn *conn, const char *name, const char *sql, int n,
     " (d.today + 1)::timestamp AT TIME ZONE z.tz AS t1"                                \
     " FROM " SQL_TZ " z, LATERAL (SELECT (now() AT TIME ZONE z.tz)::date AS today) d)"
 static const char SQL_DASH_DAYS_MODEL[] = DASH_DAYS_P
-    DASH_MODEL("$2::int", "p.b0 + (u.i - 1)::int");
+    DASH_MODEL("$2::int", SQL_DATE("p.b0"));
 static const char SQL_DASH_DAYS_ROLLUP[] = DASH_DAYS_P " "
-    DASH_ROW("c", "i", "p.b0 + i", "coalesce(r.net_cents, 0)", "coalesce(r.tickets_sold, 0)", "NULL")
+    DASH_ROW("c", "0", "array_agg(coalesce(r.net_cents, 0) ORDER BY i)",
+    "array_agg(coalesce(r.tickets_sold, 0) ORDER BY i)", SQL_DATE("p.b0"), "NULL")
     " FROM p CROSS JOIN generate_series(0, p.b1 - p.b0) i"
     " LEFT JOIN (SELECT r.local_date, r.net_cents, r.tickets_sold FROM sales_daily r, p"
     "  WHERE r.venue_id = $1 AND r.dimension = 'total' AND r.local_date BETWEEN p.b0 AND p.b1"
-    "  AND r.value = '') r ON r.local_date = p.b0 + i"
+    "  AND r.value = '') r ON r.local_date = p.b0 + i GROUP BY p.b0"
     DASH_ROLLUP("r.value", "sales_daily r, p WHERE r.venue_id = $1 AND r.dimension = 'event_id'"
     " AND r.local_date BETWEEN p.b0 AND p.b1");
 
@@ -301,13 +306,14 @@ static const char SQL_DASH_DAYS_ROLLUP[] = DASH_DAYS_P " "
     " FROM " SQL_TZ " z,"                                                              \
     " LATERAL (SELECT date_trunc('hour', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS hr) h)"
 static const char SQL_DASH_HOURS_MODEL[] = DASH_HOURS_P
-    DASH_MODEL("0", SQL_ISO("p.b0 + (u.i - 1) * interval '1 hour'"));
+    DASH_MODEL("0", SQL_ISO("p.b0"));
 static const char SQL_DASH_HOURS_ROLLUP[] = DASH_HOURS_P " "
-    DASH_ROW("c", "i", SQL_ISO("p.b0 + i * interval '1 hour'"), "coalesce(sum(r.net_cents), 0)",
-    "coalesce(sum(r.tickets_sold), 0)", "NULL")
-    " FROM p CROSS JOIN generate_series(0, 23) i"
-    " LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"
-    " AND r.bucket = p.b0 + i * interval '1 hour' GROUP BY i, p.b0"
+    DASH_ROW("c", "0", "array_agg(x.n ORDER BY x.i)", "array_agg(x.t ORDER BY x.i)",
+    SQL_ISO("p.b0"), "NULL")
+    " FROM p, (SELECT i, coalesce(sum(r.net_cents), 0) AS n, coalesce(sum(r.tickets_sold), 0) AS t"
+    "  FROM p CROSS JOIN generate_series(0, 23) i"
+    "  LEFT JOIN sales_rollups r ON r.venue_id = $1 AND r.granularity = 'hour'"
+    "  AND r.bucket = p.b0 + i * interval '1 hour' GROUP BY i) x GROUP BY p.b0"
     DASH_ROLLUP("r.event_id", "sales_rollups r, p WHERE r.venue_id = $1 AND r.granularity = 'hour'"
     " AND r.bucket BETWEEN p.b0 AND p.b1");
 
@@ -363,12 +369,58 @@ event_item_put(tt_strbuf *b, const PGresult *res, int row, bool *bad)
 	tt_strbuf_putc(b, '}');
 }
 
+#define CHART_MAX 128   /* buckets of a chart: 24 hours, or up to 90 days */
+
+/* The 'c' row of a dashboard result, parsed. */
+typedef struct {
+	int64_t net[CHART_MAX], tickets[CHART_MAX];
+	size_t  n;          /* buckets, >= 1 */
+	int64_t first_ms;   /* the first bucket: its UTC hour, or its date at 00:00 UTC */
+	bool    hours;
+} dash_chart;
+
+/* The one 'c' row into *ch (hours: labels are hours, else dates); false when it is not one. */
+static bool
+chart_parse(const PGresult *res, dash_rows rows, bool hours, dash_chart *ch)
+{
+	const char *net, *tickets, *label;
+	size_t nt;
+
+	if (rows.end - rows.first != 1)
+		return false;
+	net = PQgetvalue(res, rows.first, 2);
+	tickets = PQgetvalue(res, rows.first, 3);
+	label = PQgetvalue(res, rows.first, 4);
+	ch->hours = hours;
+	return tt_parse_pg_int_array(net, strlen(net), INT64_MIN, INT64_MAX, ch->net, CHART_MAX,
+	    &ch->n) == TT_OK &&
+	    tt_parse_pg_int_array(tickets, strlen(tickets), INT64_MIN, INT64_MAX, ch->tickets,
+	    CHART_MAX, &nt) == TT_OK && nt == ch->n && ch->n > 0 &&
+	    tt_iso_parse(label, strlen(label), hours ? TT_ISO_DATETIME : TT_ISO_DATE,
+	    &ch->first_ms) == TT_OK;
+}
+
+/* Bucket i's label as JSON: "YYYY-MM-DD", or the hour as SQL_ISO writes it. */
+static void
+chart_label_put(tt_strbuf *b, const dash_chart *ch, size_t i)
+{
+	char buf[TT_ISO_MAX];
+	int64_t ms = ch->first_ms + (int64_t)i * (ch->hours ? 3600000 : 86400000);
+
+	if (ch->hours)
+		tt_iso_format(ms, buf);
+	else
+		tt_iso_date(ms, buf);
+	tt_strbuf_json_str(b, buf);
+}
+
 /* The JSON of a dashboard result (see DASH_ROW) into b; false when it is not one. */
 static bool
 dashboard_put(tt_strbuf *b, const PGresult *res, const char *period)
 {
 	dash_rows c = { 0, 0 }, p = { 0, 0 }, sg = { 0, 0 }, t = { 0, 0 }, u = { 0, 0 };
 	int64_t total_cents = 0, total_tickets = 0;
+	dash_chart ch;
 	bool bad = false;
 
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -385,11 +437,12 @@ dashboard_put(tt_strbuf *b, const PGresult *res, const char *period)
 			k->first = i;
 		k->end = i + 1;
 	}
-	if (p.end - p.first != 1 || u.end - u.first != 1)
+	if (p.end - p.first != 1 || u.end - u.first != 1 ||
+	    !chart_parse(res, c, strcmp(period, "24h") == 0, &ch))
 		return false;
-	for (int i = c.first; i < c.end; i++) {
-		total_cents += col_i64(res, i, 3, &bad);
-		total_tickets += col_i64(res, i, 4, &bad);
+	for (size_t i = 0; i < ch.n; i++) {
+		total_cents += ch.net[i];
+		total_tickets += ch.tickets[i];
 	}
 	tt_strbuf_printf(b, "{\"period\":\"%s\",\"timezone\":", period);
 	tt_strbuf_json_str(b, PQgetvalue(res, p.first, 2));
@@ -406,18 +459,18 @@ dashboard_put(tt_strbuf *b, const PGresult *res, const char *period)
 	else
 		tt_strbuf_puts(b, "null");
 	tt_strbuf_puts(b, "},\"charts\":{\"revenue\":[");
-	for (int i = c.first; i < c.end; i++) {
-		tt_strbuf_puts(b, i > c.first ? ",{\"date\":" : "{\"date\":");
-		tt_strbuf_json_str(b, PQgetvalue(res, i, 2));
+	for (size_t i = 0; i < ch.n; i++) {
+		tt_strbuf_puts(b, i > 0 ? ",{\"date\":" : "{\"date\":");
+		chart_label_put(b, &ch, i);
 		tt_strbuf_puts(b, ",\"revenue\":");
-		money_put(b, col_i64(res, i, 3, &bad));
+		money_put(b, ch.net[i]);
 		tt_strbuf_putc(b, '}');
 	}
 	tt_strbuf_puts(b, "],\"sales\":[");
-	for (int i = c.first; i < c.end; i++) {
-		tt_strbuf_puts(b, i > c.first ? ",{\"date\":" : "{\"date\":");
-		tt_strbuf_json_str(b, PQgetvalue(res, i, 2));
-		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)col_i64(res, i, 4, &bad));
+	for (size_t i = 0; i < ch.n; i++) {
+		tt_strbuf_puts(b, i > 0 ? ",{\"date\":" : "{\"date\":");
+		chart_label_put(b, &ch, i);
+		tt_strbuf_printf(b, ",\"ticketsSold\":%lld}", (long long)ch.tickets[i]);
 	}
 	tt_strbuf_puts(b, "],\"customerSegments\":");
 	segments_put(b, res, sg, &bad);

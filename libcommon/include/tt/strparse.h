@@ -15,6 +15,17 @@
 /* Optional '-' or '+' then decimal digits; TT_ERANGE outside [min,max]. */
 tt_err tt_parse_i64(const char *s, size_t len, int64_t min, int64_t max, int64_t *out);
 
+/*
+ * A one-dimensional integer array in PostgreSQL's text output, exactly
+ * "{c,c,...}" or "{}": cells of an optional '-' and decimal digits, each in
+ * [min,max], separated by single commas; no spaces, no NULL, nothing after
+ * the '}'. Up to outmax cells into out and their count into *n. TT_EPARSE
+ * for anything else, TT_ERANGE for a cell outside [min,max], TT_ETOOBIG for
+ * more than outmax cells; out and *n are then unspecified.
+ */
+tt_err tt_parse_pg_int_array(const char *s, size_t len, int64_t min, int64_t max,
+    int64_t *out, size_t outmax, size_t *n);
+
 /* "true"/"false"/"1"/"0"/"yes"/"no" (any case). */
 tt_err tt_parse_bool(const char *s, size_t len, int *out);
 
