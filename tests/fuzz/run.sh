@@ -36,6 +36,7 @@ max_len() {
 	http) echo 1024 ;;
 	ws) echo 4096 ;;
 	sio) echo 4096 ;;
+	strparse) echo 4096 ;;  # an RFM counts array is ~250 - 1,400 bytes
 	*) echo 128 ;;
 	esac
 }
