@@ -44,6 +44,14 @@ tt_counters_redis_argv(const char *venue, const char *day, char key[TT_COUNTERS_
 }
 
 /* The HMGET reply into *c: TT_ENOTFOUND when the hash does not exist. */
+bool
+tt_counters_reply_absent(const redisReply *rep)
+{
+	return rep != NULL && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+	    rep->element[0]->type == REDIS_REPLY_NIL && rep->element[1]->type == REDIS_REPLY_NIL &&
+	    rep->element[2]->type == REDIS_REPLY_NIL;
+}
+
 static tt_err
 counters_from_reply(const redisReply *rep, const char *key, tt_counters *c, char *err,
     size_t errlen)
@@ -53,8 +61,7 @@ counters_from_reply(const redisReply *rep, const char *key, tt_counters *c, char
 	    !reply_i64(rep->element[1], &c->sales) ||
 	    !reply_i64(rep->element[2], &c->traffic))
 		return tt_seterr(err, errlen, TT_EREDIS, "%s: unexpected counter values", key);
-	if (rep->element[0]->type == REDIS_REPLY_NIL && rep->element[1]->type == REDIS_REPLY_NIL &&
-	    rep->element[2]->type == REDIS_REPLY_NIL)
+	if (tt_counters_reply_absent(rep))
 		return tt_seterr(err, errlen, TT_ENOTFOUND, "%s: not in redis", key);
 	return TT_OK;
 }

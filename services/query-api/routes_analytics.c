@@ -540,18 +540,6 @@ out:
 	return ok;
 }
 
-/* Whether rep is Redis's answer to an HMGET of a hash that does not exist. */
-static bool
-hash_absent(const redisReply *rep)
-{
-	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY || rep->elements == 0)
-		return false;
-	for (size_t i = 0; i < rep->elements; i++)
-		if (rep->element[i]->type != REDIS_REPLY_NIL)
-			return false;
-	return true;
-}
-
 /*
  * The rollup part is cached (QAPI_TTL_DASHBOARD); realtime is read on
  * every request and appended, so it is never older than the counters.
@@ -619,7 +607,7 @@ h_dashboard(tt_http_req *req, void *udata)
 		}
 		if (strcmp(source, "redis") == 0)
 			qapi_counters_keep(ckey, &today, &ctok, true);
-		else if (hash_absent(crep))
+		else if (tt_counters_reply_absent(crep))
 			qapi_counters_keep(ckey, &today, &ctok, false);
 	}
 	tt_strbuf_put(&out, body, n - 1);

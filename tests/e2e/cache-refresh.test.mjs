@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { makeTag, pgPool, redisClient, startQueryApi } from './lib/harness.mjs';
-import { api } from './lib/http.mjs';
+import { api, metricValue } from './lib/http.mjs';
 import { venueToken } from './lib/jwt.mjs';
 
 const PATH = '/analytics/dashboard?period=7d';
@@ -32,11 +32,7 @@ describe('query-api cache: Cache-Control: no-cache computes the answer and refre
              ($1, 'event_id', (now() AT TIME ZONE 'UTC')::date, 'show-1', $2, 1, $3, $3)`, [venue, tickets, cents]);
   }
 
-  async function metric(result) {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    const m = new RegExp(`^cache_requests_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;
-  }
+  const metric = (result) => metricValue(base, `cache_requests_total{result="${result}"}`);
 
   async function dashboard(headers = {}) {
     const res = await client.get(PATH, { headers });

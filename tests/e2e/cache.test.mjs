@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 
 import { IngestWorld, sanitizerReport, sleep, startQueryApi } from './lib/harness.mjs';
-import { api } from './lib/http.mjs';
+import { api, metricValue } from './lib/http.mjs';
 import { venueToken } from './lib/jwt.mjs';
 import * as stack from './lib/stack-env.mjs';
 
@@ -56,12 +56,7 @@ describe('query-api cache: hits, tampered entries ignored, new data invalidates'
   let entryKey;
   let published = 0;
 
-  async function counter(result) {
-    const res = await fetch(`${base}/metrics`);
-    const text = await res.text();
-    const m = new RegExp(`^cache_requests_total\\{result="${result}"\\} (\\d+)`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;   // absent until the first lookup
-  }
+  const counter = (result) => metricValue(base, `cache_requests_total{result="${result}"}`);
 
   async function dashboard() {
     const res = await client.get(PATH);

@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 
 import { IngestWorld, sleep, startQueryApi } from './lib/harness.mjs';
-import { api } from './lib/http.mjs';
+import { api, metricValue } from './lib/http.mjs';
 import { venueToken } from './lib/jwt.mjs';
 
 const PATH = '/analytics/revenue/summary?startDate=2026-01-01&endDate=2026-01-31';
@@ -36,13 +36,7 @@ describe('query-api local cache: copies in-process, exact through Redis invalida
   let venue;
   let entryKey;
 
-  /** A series of /metrics (0 when absent). */
-  async function metric(series, at = base) {
-    const text = await (await fetch(`${at}/metrics`)).text();
-    const esc = series.replace(/[{}"=]/g, (c) => `\\${c}`);
-    const m = new RegExp(`^${esc} (\\d+)`, 'm').exec(text);
-    return m ? Number(m[1]) : 0;
-  }
+  const metric = (series, at = base) => metricValue(at, series);
   const local = (result) => metric(`query_api_local_cache_total{result="${result}"}`);
   const cache = (result) => metric(`cache_requests_total{result="${result}"}`);
 

@@ -10,6 +10,7 @@
 #ifndef TT_COUNTERS_H
 #define TT_COUNTERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <hiredis/hiredis.h>
@@ -46,5 +47,12 @@ void tt_counters_redis_argv(const char *venue, const char *day, char key[TT_COUN
     const char *argv[TT_COUNTERS_ARGC]);
 tt_err tt_counters_read_reply(tt_db *db, int db_wait_ms, const char *venue, const char *day,
     const redisReply *rep, tt_counters *c, const char **source, char *err, size_t errlen);
+
+/*
+ * Whether rep, the reply to that HMGET, says Redis has no hash for the day
+ * (a day without events, or a hash Redis lost): tt_counters_read_reply then
+ * reads PostgreSQL as the normal course, not as a fallback from a failure.
+ */
+bool tt_counters_reply_absent(const redisReply *rep);
 
 #endif

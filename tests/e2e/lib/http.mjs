@@ -70,3 +70,15 @@ export function api(base, { token, sourceIp } = {}) {
     }),
   };
 }
+
+/**
+ * The value of one Prometheus series (name{labels} exactly as exposed) on
+ * base's GET /metrics; 0 while the series is absent (a counter appears with
+ * its first increment).
+ */
+export async function metricValue(base, series) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const esc = series.replace(/[{}"=]/g, (c) => `\\${c}`);
+  const m = new RegExp(`^${esc} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
